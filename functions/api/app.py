@@ -1,0 +1,72 @@
+"""ApiFunction: POST /v1/jobs, GET and DELETE /v1/jobs/{provider}/{video_id} (HTTP API, IAM auth)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from videohook.observability import logger
+from videohook.runtime import tracking
+from videohook.tracking import JobNotFound
+from videohook.validation import InvalidRequest
+
+app = APIGatewayHttpResolver()
+
+
+@app.post("/v1/jobs")
+def track_job() -> Response:
+    body = app.current_event.body
+    try:
+        payload = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("The request body is not valid JSON", code="invalid_json") from None
+    job, created = tracking().track(payload)
+    logger.info(
+        "job tracked" if created else "job already tracked", extra={"provider": job.provider, "video_id": job.video_id}
+    )
+    return _json(201 if created else 200, job.to_public())
+
+
+@app.get("/v1/jobs/<provider>/<video_id>")
+def get_job(provider: str, video_id: str) -> Response:
+    return _json(200, tracking().get(unquote(provider), unquote(video_id)).to_public())
+
+
+@app.delete("/v1/jobs/<provider>/<video_id>")
+def stop_job(provider: str, video_id: str) -> Response:
+    job = tracking().stop(unquote(provider), unquote(video_id))
+    logger.info("job stopped", extra={"provider": job.provider, "video_id": job.video_id})
+    return _json(200, job.to_public())
+
+
+@app.exception_handler(InvalidRequest)
+def invalid_request(exc: InvalidRequest) -> Response:
+    return _error(400, exc.message, code=exc.code, param=exc.param)
+
+
+@app.exception_handler(JobNotFound)
+def job_not_found(exc: JobNotFound) -> Response:
+    return _error(404, str(exc), code="job_not_found")
+
+
+@app.not_found
+def no_route(_exc: Exception) -> Response:
+    return _error(404, f"No route for {app.current_event.http_method} {app.current_event.path}", code="unknown_route")
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+def _error(status: int, message: str, *, code: str, param: str | None = None) -> Response:
+    """OpenAI's error shape."""
+    error = {"message": message, "type": "invalid_request_error", "code": code, "param": param}
+    return _json(status, {"error": error})
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,18 @@
+"""PollerFunction: one scheduled run. Any event starts a run (EventBridge Schedule, Scheduler's string
+`detail`, or a manual invoke); its content is not needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from videohook.observability import logger, metrics, record_run
+from videohook.runtime import poller
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    report = poller().run(context.get_remaining_time_in_millis)
+    record_run(report)
+    return report.as_dict()

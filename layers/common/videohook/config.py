@@ -1,0 +1,127 @@
+"""The one place that reads configuration: the environment variables template.yaml declares."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class ConfigError(ValueError):
+    """The function's configuration is wrong; the message says which variable and why."""
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    name: str
+    base_url: str  # stops before /v1
+    api_key_secret: str  # Secrets Manager id or ARN; its SecretString is the bearer token
+    max_concurrency: int = 16
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    jobs_table: str
+    events_topic_arn: str
+    providers: Mapping[str, ProviderSettings]
+    poll_interval_s: float = 10.0
+    max_job_age_s: float = 21600.0
+    due_shards: int = 16
+    job_retention_days: int = 30
+    allow_loopback_callbacks: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        return cls(
+            jobs_table=_required(env, "JOBS_TABLE"),
+            events_topic_arn=env.get("EVENTS_TOPIC_ARN", ""),
+            providers=parse_providers(_required(env, "PROVIDERS")),
+            poll_interval_s=_number(env, "POLL_INTERVAL_SECONDS", 10.0, minimum=0),
+            max_job_age_s=_number(env, "MAX_JOB_AGE_SECONDS", 21600.0, minimum=1),
+            due_shards=int(_number(env, "DUE_SHARDS", 16, minimum=1, maximum=256, integer=True)),
+            job_retention_days=int(_number(env, "JOB_RETENTION_DAYS", 30, minimum=1, integer=True)),
+            allow_loopback_callbacks=env.get("ALLOW_LOOPBACK_CALLBACKS", "false").strip().lower() == "true",
+        )
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> Settings:
+    """Settings of this process, read and validated once (at the first invocation of a cold start)."""
+    return Settings.from_env(os.environ)
+
+
+def parse_providers(raw: str) -> dict[str, ProviderSettings]:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"PROVIDERS is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(data, dict) or not data:
+        raise ConfigError("PROVIDERS must be a non-empty JSON object: provider name -> settings")
+    return {name: _provider(name, spec) for name, spec in data.items()}
+
+
+def _provider(name: str, spec: Any) -> ProviderSettings:
+    where = f"PROVIDERS[{name!r}]"
+    if not PROVIDER_NAME.match(name):
+        raise ConfigError(f"{where}: a provider name is 1-32 characters of a-z, 0-9, '-' and '_'")
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where} must be an object with base_url and api_key_secret")
+    base_url = spec.get("base_url")
+    parts = urlsplit(base_url) if isinstance(base_url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{where}.base_url must be an absolute http(s) URL")
+    if parts.path.rstrip("/").endswith("/v1"):
+        raise ConfigError(f"{where}.base_url must stop before /v1")
+    secret = spec.get("api_key_secret")
+    if not isinstance(secret, str) or not secret:
+        raise ConfigError(f"{where}.api_key_secret must name a Secrets Manager secret")
+    concurrency = spec.get("max_concurrency", 16)
+    timeout = spec.get("timeout_seconds", 10.0)
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= 256:
+        raise ConfigError(f"{where}.max_concurrency must be an integer from 1 to 256")
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 60:
+        raise ConfigError(f"{where}.timeout_seconds must be a number above 0 and at most 60")
+    return ProviderSettings(
+        name=name,
+        base_url=base_url.rstrip("/"),  # type: ignore[union-attr]
+        api_key_secret=secret,
+        max_concurrency=concurrency,
+        timeout_seconds=float(timeout),
+    )
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} is not set")
+    return value
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    minimum: float,
+    maximum: float | None = None,
+    integer: bool = False,
+) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum) or (integer and not value.is_integer()):
+        bounds = f"from {minimum:g}" + (f" to {maximum:g}" if maximum is not None else "")
+        raise ConfigError(f"{name} must be {'an integer' if integer else 'a number'} {bounds}, got {raw!r}")
+    return value

@@ -1,0 +1,244 @@
+"""DynamoDB adapter for jobs (JobsTable).
+
+Item design: key `pk = "<provider>#<video_id>"`. A job that is still polled, or whose event is not yet
+confirmed by SNS, carries `due_shard` (a fixed hash of the key into DUE_SHARDS shards) and `due_at` (epoch
+seconds): the sparse `due` index holds exactly those jobs, and a run asks each shard for `due_at <= now`.
+Finished and stopped jobs lose both attributes, leave the index and get a TTL (`purge_at`).
+Every write is conditional on `version`, so of two overlapping runs only one records a transition.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from videohook.models import VIDEO_FIELDS, Job, PendingEvent, VideoStatus
+
+DUE_INDEX = "due"
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class JobConflict(Exception):
+    """The item changed since it was read (another run or an API call got there first)."""
+
+
+class DynamoJobStore:
+    def __init__(self, client: Any, table: str, *, due_shards: int, retention_s: float) -> None:
+        self._client = client
+        self._table = table
+        self._due_shards = due_shards
+        self._retention_s = retention_s
+
+    # -- API side -------------------------------------------------------------------------------------
+    def create(self, job: Job) -> tuple[Job, bool]:
+        """Insert a new job; if it is already tracked, return the stored one and False (nothing written)."""
+        item = self._to_item(job.with_changes(version=1), now=job.tracked_at)
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _is_conflict(exc) and "Item" in exc.response:
+                return self._from_item(exc.response["Item"]), False
+            raise
+        return job.with_changes(version=1), True
+
+    def get(self, provider: str, video_id: str) -> Job | None:
+        answer = self._client.get_item(TableName=self._table, Key=_key(provider, video_id), ConsistentRead=True)
+        return self._from_item(answer["Item"]) if "Item" in answer else None
+
+    def stop(self, provider: str, video_id: str, now: float) -> Job | None:
+        """Stop polling: the job leaves the due index, and any unpublished event is dropped with it."""
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=_key(provider, video_id),
+                UpdateExpression="SET active = :false, version = version + :one, purge_at = :purge "
+                "REMOVE due_shard, due_at, pending_event",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_values({":false": False, ":one": 1, ":purge": int(now + self._retention_s)}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _is_conflict(exc):
+                return None
+            raise
+        return self._from_item(answer["Attributes"])
+
+    # -- poller side ----------------------------------------------------------------------------------
+    def due_jobs(self, now: float) -> list[Job]:
+        """Every job due at `now`, each once, asking all shards in parallel (no scan)."""
+        with ThreadPoolExecutor(max_workers=min(16, self._due_shards)) as pool:
+            pages = pool.map(lambda shard: self._query_shard(shard, now), range(self._due_shards))
+            jobs = {job.key: job for page in pages for job in page}
+        return list(jobs.values())
+
+    def _query_shard(self, shard: int, now: float) -> list[Job]:
+        jobs: list[Job] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "due_shard = :shard AND due_at <= :now",
+            "ExpressionAttributeValues": _values({":shard": _shard_name(shard), ":now": math.floor(now)}),
+        }
+        while True:
+            answer = self._client.query(**request)
+            jobs.extend(self._from_item(item) for item in answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
+                return jobs
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def save(self, job: Job, *, now: float) -> Job | None:
+        """Write the job as one item if nobody changed it since it was read; None when someone did."""
+        saved = job.with_changes(version=job.version + 1)
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=self._to_item(saved, now=now),
+                ConditionExpression="version = :version",
+                ExpressionAttributeValues=_values({":version": job.version}),
+            )
+        except ClientError as exc:
+            if _is_conflict(exc):
+                return None
+            raise
+        return saved
+
+    def clear_pending(self, job: Job, *, now: float) -> bool:
+        """SNS has the event: the job leaves the due index for good."""
+        assert job.pending_event is not None
+        return self._update_pending(
+            job,
+            "SET version = version + :one, purge_at = :purge REMOVE pending_event, due_shard, due_at",
+            {":one": 1, ":purge": int(now + self._retention_s)},
+        )
+
+    def release_pending(self, job: Job, *, now: float) -> bool:
+        """SNS refused the event: make it due again at once, so the next run retries it."""
+        return self._update_pending(
+            job, "SET due_at = :now, version = version + :one", {":now": math.floor(now), ":one": 1}
+        )
+
+    def _update_pending(self, job: Job, expression: str, values: dict[str, Any]) -> bool:
+        assert job.pending_event is not None
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(job.provider, job.video_id),
+                UpdateExpression=expression,
+                ConditionExpression="pending_event.id = :event",
+                ExpressionAttributeValues=_values({**values, ":event": job.pending_event.id}),
+            )
+        except ClientError as exc:
+            if _is_conflict(exc):
+                return False
+            raise
+        return True
+
+    # -- mapping --------------------------------------------------------------------------------------
+    def shard_of(self, provider: str, video_id: str) -> int:
+        return zlib.crc32(f"{provider}#{video_id}".encode()) % self._due_shards
+
+    def _to_item(self, job: Job, *, now: float) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "pk": f"{job.provider}#{job.video_id}",
+            "provider": job.provider,
+            "video_id": job.video_id,
+            "status": job.status.value,
+            "progress": _number(job.progress),
+            "active": job.active,
+            "polls": job.polls,
+            "tracked_at": job.tracked_at,
+            "version": job.version,
+        }
+        for name in VIDEO_FIELDS:
+            value = getattr(job, name)
+            if value is not None:
+                data[name] = value
+        optional = {
+            "metadata": job.metadata or None,
+            "callback_url": job.callback_url,
+            "duration": job.duration,
+            "last_polled_at": job.last_polled_at,
+            "not_found_streak": job.not_found_streak or None,
+            "error_streak": job.error_streak or None,
+        }
+        data.update({name: value for name, value in optional.items() if value is not None})
+        if job.pending_event is not None:
+            event = job.pending_event
+            data["pending_event"] = {"id": event.id, "type": event.type, "created_at": event.created_at}
+        if (job.active or job.pending_event is not None) and job.next_poll_at is not None:
+            data["due_shard"] = _shard_name(self.shard_of(job.provider, job.video_id))
+            data["due_at"] = math.floor(job.next_poll_at)
+        else:
+            data["purge_at"] = int(now + self._retention_s)
+        return {name: _serializer.serialize(_number(value)) for name, value in data.items()}
+
+    @staticmethod
+    def _from_item(item: dict[str, Any]) -> Job:
+        data = {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
+        pending = data.get("pending_event")
+        return Job(
+            provider=data["provider"],
+            video_id=data["video_id"],
+            status=VideoStatus(data["status"]),
+            progress=data.get("progress", 0),
+            metadata=data.get("metadata") or {},
+            callback_url=data.get("callback_url"),
+            duration=data.get("duration"),
+            active=bool(data.get("active", False)),
+            polls=data.get("polls", 0),
+            tracked_at=data.get("tracked_at", 0),
+            last_polled_at=data.get("last_polled_at"),
+            next_poll_at=data.get("due_at"),
+            version=data.get("version", 0),
+            not_found_streak=data.get("not_found_streak", 0),
+            error_streak=data.get("error_streak", 0),
+            pending_event=PendingEvent(**pending) if pending else None,
+            **{name: data.get(name) for name in VIDEO_FIELDS},
+        )
+
+
+def _key(provider: str, video_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"{provider}#{video_id}"}}
+
+
+def _shard_name(shard: int) -> str:
+    return f"s{shard:03d}"
+
+
+def _values(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: _serializer.serialize(_number(value)) for name, value in values.items()}
+
+
+def _number(value: Any) -> Any:
+    """DynamoDB takes Decimal, not float; nested maps (error, metadata) are converted too."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {key: _number(item) for key, item in value.items()}
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _is_conflict(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

@@ -1,0 +1,130 @@
+"""The domain's data: a tracked job, its normalised status, and what one poll learned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+
+class VideoStatus(StrEnum):
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (VideoStatus.COMPLETED, VideoStatus.FAILED)
+
+
+# Fields copied from the provider's answer into the job as they are (after type normalisation).
+VIDEO_FIELDS = (
+    "model",
+    "prompt",
+    "seconds",
+    "size",
+    "video_url",
+    "content_url",
+    "error",
+    "created_at",
+    "completed_at",
+    "expires_at",
+    "remixed_from_video_id",
+)
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An announcement decided and recorded in the job but not yet confirmed by SNS."""
+
+    id: str
+    type: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class Job:
+    provider: str
+    video_id: str
+    status: VideoStatus = VideoStatus.QUEUED
+    progress: int | float = 0
+    model: str | None = None
+    prompt: str | None = None
+    seconds: int | None = None
+    size: str | None = None
+    video_url: str | None = None
+    content_url: str | None = None
+    error: dict[str, Any] | None = None
+    created_at: int | None = None
+    completed_at: int | None = None
+    expires_at: int | None = None
+    remixed_from_video_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    callback_url: str | None = None
+    duration: int | None = None
+    # tracking
+    active: bool = True
+    polls: int = 0
+    tracked_at: int = 0
+    last_polled_at: int | None = None
+    next_poll_at: float | None = None
+    version: int = 0
+    not_found_streak: int = 0
+    error_streak: int = 0
+    pending_event: PendingEvent | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.provider, self.video_id)
+
+    def with_changes(self, **changes: Any) -> Job:
+        return replace(self, **changes)
+
+    def to_public(self) -> dict[str, Any]:
+        """The job object of the API and of every event's `data` (PRODUCT.md)."""
+        return {
+            "object": "video",
+            "id": self.video_id,
+            "provider": self.provider,
+            "status": self.status.value,
+            "progress": self.progress,
+            "model": self.model,
+            "prompt": self.prompt,
+            "seconds": self.seconds,
+            "size": self.size,
+            "video_url": self.video_url,
+            "content_url": self.content_url,
+            "error": self.error,
+            "created_at": self.created_at,
+            "completed_at": self.completed_at,
+            "expires_at": self.expires_at,
+            "remixed_from_video_id": self.remixed_from_video_id,
+            "metadata": dict(self.metadata),
+            "callback_url": self.callback_url,
+            "tracking": {
+                "active": self.active,
+                "polls": self.polls,
+                "tracked_at": self.tracked_at,
+                "last_polled_at": self.last_polled_at,
+                "next_poll_at": int(self.next_poll_at) if self.active and self.next_poll_at is not None else None,
+                "duration": self.duration,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A provider's 200 answer, normalised. `status` is None when the raw status is not one we know."""
+
+    status: VideoStatus | None
+    raw_status: str
+    progress: int | float | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A 200 answer we could not make sense of (not an object, no status...): treated like a transient fault."""
+
+    reason: str

@@ -1,0 +1,43 @@
+"""Logger and metrics, made once (Powertools; service and namespace come from POWERTOOLS_* variables)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+if TYPE_CHECKING:
+    from videohook.poller import RunReport
+
+logger = Logger()
+metrics = Metrics()
+
+_RUN_COUNTS = (
+    "due",
+    "polled",
+    "changed",
+    "completed",
+    "failed",
+    "published",
+    "publish_failed",
+    "conflicts",
+    "skipped",
+    "errors",
+)
+_NAMES = {name: "".join(part.title() for part in name.split("_")) for name in _RUN_COUNTS}
+
+
+def record_run(report: RunReport) -> None:
+    """EMF metrics of one poller run: totals, plus upstream faults and unknown statuses by provider and kind."""
+    for name in _RUN_COUNTS:
+        metrics.add_metric(name=_NAMES[name], unit=MetricUnit.Count, value=getattr(report, name))
+    for label, count in report.faults.items():
+        provider, kind = label.split(":", 1)
+        with single_metric(name="UpstreamFaults", unit=MetricUnit.Count, value=count) as metric:
+            metric.add_dimension(name="provider", value=provider)
+            metric.add_dimension(name="kind", value=kind)
+    for raw_status, count in report.unknown_statuses.items():
+        with single_metric(name="UnknownStatuses", unit=MetricUnit.Count, value=count) as metric:
+            metric.add_dimension(name="raw_status", value=raw_status[:64] or "empty")
+    logger.info("poller run finished", extra={"report": report.as_dict()})

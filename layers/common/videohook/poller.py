@@ -1,0 +1,259 @@
+"""The poller's run: find due jobs, poll them concurrently, record what changed, announce what finished.
+
+Order of effects per finished job (the no-lost / no-double guarantee):
+1. a conditional write records the terminal state *and* the pending event, with `due_at` set past the end
+   of this run (a lease: no other run picks it up while this one may still publish it);
+2. SNS PublishBatch;
+3. a conditional write clears the pending event (the job leaves the due index), or, if SNS refused the
+   entry, makes the job due at once. If the run dies between 1 and 3, the lease expires and the next run
+   publishes the same event (same id) before clearing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from videohook.config import ProviderSettings, Settings
+from videohook.events import event_message
+from videohook.models import Job
+from videohook.observability import logger
+from videohook.polling import Decision, Fault, PollPolicy, decide
+from videohook.ports import EventPublisher, JobStore, OutgoingEvent, TokenSource
+from videohook.provider_client import fetch_video, make_http_client
+
+# Stop starting polls this long before the function's timeout; writes and publishes need the rest.
+SAFETY_MARGIN_S = 8.0
+# A lease outlives the run that took it by this much.
+LEASE_MARGIN_S = 5.0
+STORE_THREADS = 32
+
+
+@dataclass
+class RunReport:
+    due: int = 0
+    polled: int = 0
+    changed: int = 0
+    completed: int = 0
+    failed: int = 0
+    published: int = 0
+    publish_failed: int = 0
+    conflicts: int = 0
+    skipped: int = 0
+    errors: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    unknown_statuses: Counter[str] = field(default_factory=Counter)
+    out_of_time: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["faults"] = dict(self.faults)
+        data["unknown_statuses"] = dict(self.unknown_statuses)
+        return data
+
+
+@dataclass
+class _Run:
+    now: float
+    deadline: float
+    lease_until: float
+    report: RunReport = field(default_factory=RunReport)
+    to_publish: list[Job] = field(default_factory=list)
+    paused_until: dict[str, float] = field(default_factory=dict)
+    unauthorized_logged: set[str] = field(default_factory=set)
+
+
+class Poller:
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        publisher: EventPublisher,
+        tokens: TokenSource,
+        *,
+        clock: Callable[[], float] = time.time,
+        http_factory: Callable[[int], httpx.AsyncClient] = make_http_client,
+        policy: PollPolicy | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._publisher = publisher
+        self._tokens = tokens
+        self._clock = clock
+        self._http_factory = http_factory
+        self._policy = policy or PollPolicy(base_s=settings.poll_interval_s, max_age_s=settings.max_job_age_s)
+
+    def run(self, remaining_ms: Callable[[], int]) -> RunReport:
+        now = self._clock()
+        remaining_s = remaining_ms() / 1000
+        run = _Run(
+            now=now, deadline=now + remaining_s - SAFETY_MARGIN_S, lease_until=now + remaining_s + LEASE_MARGIN_S
+        )
+        with ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="store") as pool:
+            asyncio.run(self._run(run, pool))
+        return run.report
+
+    async def _run(self, run: _Run, pool: ThreadPoolExecutor) -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(pool)
+        jobs = await asyncio.to_thread(self._store.due_jobs, run.now)
+        run.report.due = len(jobs)
+        pending = [job for job in jobs if job.pending_event is not None]
+        pollable = [job for job in jobs if job.pending_event is None and job.active]
+        await asyncio.gather(*(self._reclaim(run, job) for job in pending))
+        await self._poll_all(run, pollable)
+        await asyncio.to_thread(self._publish, run)
+
+    async def _reclaim(self, run: _Run, job: Job) -> None:
+        """An event left pending by an earlier run: take a lease on it, then publish it with this run's."""
+        claimed = await asyncio.to_thread(self._store.save, job.with_changes(next_poll_at=run.lease_until), now=run.now)
+        if claimed is None:
+            run.report.conflicts += 1
+        else:
+            run.to_publish.append(claimed)
+
+    async def _poll_all(self, run: _Run, jobs: list[Job]) -> None:
+        by_provider: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_provider.setdefault(job.provider, []).append(job)
+        tasks = []
+        connections = sum(p.max_concurrency for p in self._settings.providers.values())
+        async with self._http_factory(connections) as http:
+            for name, provider_jobs in by_provider.items():
+                provider = self._settings.providers.get(name)
+                if provider is None:
+                    logger.warning(
+                        "provider not configured; its jobs are skipped",
+                        extra={"provider": name, "jobs": len(provider_jobs)},
+                    )
+                    run.report.skipped += len(provider_jobs)
+                    continue
+                token = await self._token(run, provider)
+                if token is None:
+                    run.report.skipped += len(provider_jobs)
+                    continue
+                gate = asyncio.Semaphore(provider.max_concurrency)
+                tasks += [self._poll_one(run, http, gate, provider, token, job) for job in provider_jobs]
+            await asyncio.gather(*tasks)
+
+    async def _token(self, run: _Run, provider: ProviderSettings) -> str | None:
+        try:
+            return await asyncio.to_thread(self._tokens.token, provider.api_key_secret)
+        except Exception as exc:  # any failure here only costs this provider this run
+            run.report.errors += 1
+            logger.error("cannot read provider token", extra={"provider": provider.name, "reason": str(exc)})
+            return None
+
+    async def _poll_one(
+        self,
+        run: _Run,
+        http: httpx.AsyncClient,
+        gate: asyncio.Semaphore,
+        provider: ProviderSettings,
+        token: str,
+        job: Job,
+    ) -> None:
+        async with gate:
+            now = self._clock()
+            if now >= run.deadline or now < run.paused_until.get(provider.name, 0):
+                run.report.skipped += 1
+                run.report.out_of_time |= now >= run.deadline
+                return
+            result = await fetch_video(http, provider, token, job.video_id, job.duration)
+            now = self._clock()
+            decision = decide(job, result, now=now, base_url=provider.base_url, policy=self._policy)
+            run.report.polled += 1
+            self._note(run, provider, decision)
+        updated = decision.job
+        if decision.event is not None:
+            updated = updated.with_changes(next_poll_at=run.lease_until)
+        try:
+            saved = await asyncio.to_thread(self._store.save, updated, now=now)
+        except Exception:
+            run.report.errors += 1
+            logger.exception(
+                "cannot record poll; the job stays due", extra={"provider": job.provider, "video_id": job.video_id}
+            )
+            return
+        if saved is None:
+            run.report.conflicts += 1
+            return
+        run.report.changed += decision.changed
+        if decision.event is not None:
+            run.to_publish.append(saved)
+            if saved.status.value == "completed":
+                run.report.completed += 1
+            else:
+                run.report.failed += 1
+
+    def _note(self, run: _Run, provider: ProviderSettings, decision: Decision) -> None:
+        fault: Fault | None = decision.fault
+        if decision.unknown_status is not None:
+            run.report.unknown_statuses[decision.unknown_status] += 1
+            logger.warning(
+                "unknown status; the job keeps being polled",
+                extra={
+                    "provider": provider.name,
+                    "video_id": decision.job.video_id,
+                    "raw_status": decision.unknown_status,
+                },
+            )
+        if fault is None:
+            return
+        run.report.faults[f"{provider.name}:{fault.kind}"] += 1
+        if fault.kind == "rate_limited":
+            pause = fault.retry_after_s if fault.retry_after_s is not None else 30.0
+            run.paused_until[provider.name] = max(run.paused_until.get(provider.name, 0), self._clock() + pause)
+        if fault.kind == "unauthorized" and provider.name not in run.unauthorized_logged:
+            run.unauthorized_logged.add(provider.name)
+            logger.error(
+                "provider rejected the token: check its api_key_secret",
+                extra={"provider": provider.name, "status_code": fault.status_code},
+            )
+
+    def _publish(self, run: _Run) -> None:
+        if not run.to_publish:
+            return
+        outgoing = []
+        for job in run.to_publish:
+            assert job.pending_event is not None
+            body, attributes = event_message(job, job.pending_event)
+            outgoing.append(OutgoingEvent(job.pending_event.id, body, attributes))
+        try:
+            failed = self._publisher.publish(outgoing)
+        except Exception as exc:
+            failed = {event.event_id: type(exc).__name__ for event in outgoing}
+        now = self._clock()
+        for job in run.to_publish:
+            assert job.pending_event is not None
+            reason = failed.get(job.pending_event.id)
+            try:
+                if reason is None:
+                    run.report.published += 1
+                    self._store.clear_pending(job, now=now)
+                    logger.info("event published", extra=_event_log(job))
+                else:
+                    run.report.publish_failed += 1
+                    logger.error("event not published; it stays pending", extra={**_event_log(job), "reason": reason})
+                    self._store.release_pending(job, now=now)
+            except Exception:
+                # The event stays pending under its lease; the next run after the lease settles it.
+                run.report.errors += 1
+                logger.exception("cannot settle pending event", extra=_event_log(job))
+
+
+def _event_log(job: Job) -> dict[str, Any]:
+    assert job.pending_event is not None
+    return {
+        "event_id": job.pending_event.id,
+        "type": job.pending_event.type,
+        "provider": job.provider,
+        "video_id": job.video_id,
+    }

@@ -1,0 +1,118 @@
+"""What one poll means for a job: the pure decision, given the provider's answer or the fault seen."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from videohook.events import pending_event_for
+from videohook.models import Job, PendingEvent, Reading, Unreadable, VideoStatus
+from videohook.normalize import read_answer
+from videohook.schedule import backoff_delay, next_poll_delay
+
+NOT_FOUND_LIMIT = 3
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The provider answered 200 with a decoded JSON body."""
+
+    body: Any
+
+
+@dataclass(frozen=True)
+class Fault:
+    """The poll did not produce a usable answer. `kind` is a short metric-friendly label."""
+
+    kind: str  # not_found, unauthorized, rate_limited, server_error, client_error, timeout, network, bad_body
+    status_code: int | None = None
+    retry_after_s: float | None = None
+    detail: str = ""
+
+
+PollResult = Answered | Fault
+
+
+@dataclass(frozen=True)
+class Decision:
+    job: Job
+    changed: bool  # something a caller can see (status, progress, fields) differs
+    event: PendingEvent | None  # set when this poll made the job terminal
+    fault: Fault | None = None
+    unknown_status: str | None = None
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    base_s: float
+    max_age_s: float
+    rand: Callable[[], float] = random.random
+
+
+def decide(job: Job, result: PollResult, *, now: float, base_url: str, policy: PollPolicy) -> Decision:
+    polled = job.with_changes(polls=job.polls + 1, last_polled_at=int(now))
+    if isinstance(result, Answered):
+        reading = read_answer(result.body, base_url=base_url, video_id=job.video_id)
+        if isinstance(reading, Unreadable):
+            result = Fault("bad_body", 200, detail=reading.reason)
+        else:
+            return _finish(job, _apply_reading(polled, reading, now, policy), now, policy, reading)
+    return _finish(job, _apply_fault(polled, result, now, policy), now, policy, None, result)
+
+
+def _apply_reading(job: Job, reading: Reading, now: float, policy: PollPolicy) -> Job:
+    status = reading.status or job.status
+    progress = reading.progress if reading.progress is not None else job.progress
+    updated = job.with_changes(status=status, progress=progress, not_found_streak=0, error_streak=0, **reading.fields)
+    running_s = now - updated.created_at if updated.created_at else None
+    delay = next_poll_delay(
+        base_s=policy.base_s, age_s=now - job.tracked_at, progress=float(progress), running_s=running_s
+    )
+    return updated.with_changes(next_poll_at=now + delay)
+
+
+def _apply_fault(job: Job, fault: Fault, now: float, policy: PollPolicy) -> Job:
+    if fault.kind == "not_found":
+        streak = job.not_found_streak + 1
+        if streak >= NOT_FOUND_LIMIT:
+            message = f"The provider answered 404 for this video on {streak} polls in a row"
+            return job.with_changes(
+                status=VideoStatus.FAILED, not_found_streak=streak, error={"code": "not_found", "message": message}
+            )
+        job = job.with_changes(not_found_streak=streak)
+    else:
+        job = job.with_changes(error_streak=job.error_streak + 1)
+    streak = max(job.error_streak, job.not_found_streak)
+    delay = backoff_delay(base_s=policy.base_s, streak=streak, rand=policy.rand)
+    if fault.retry_after_s is not None:
+        delay = max(delay, fault.retry_after_s)
+    return job.with_changes(next_poll_at=now + delay)
+
+
+def _finish(
+    before: Job,
+    job: Job,
+    now: float,
+    policy: PollPolicy,
+    reading: Reading | None,
+    fault: Fault | None = None,
+) -> Decision:
+    if not job.status.is_terminal and now - job.tracked_at > policy.max_age_s:
+        message = f"The job did not finish within {int(policy.max_age_s)} seconds of being tracked"
+        job = job.with_changes(status=VideoStatus.FAILED, error={"code": "timeout", "message": message})
+    event = None
+    if job.status.is_terminal:
+        event = pending_event_for(job, int(now))
+        job = job.with_changes(active=False, pending_event=event)
+    unknown = reading.raw_status if reading is not None and reading.status is None else None
+    return Decision(
+        job=job, changed=_visible(before) != _visible(job), event=event, fault=fault, unknown_status=unknown
+    )
+
+
+def _visible(job: Job) -> dict[str, Any]:
+    public = job.to_public()
+    public.pop("tracking")
+    return public

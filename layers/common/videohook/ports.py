@@ -1,0 +1,36 @@
+"""The small interfaces the use cases depend on; adapters implement them, tests may stub them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from videohook.models import Job
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    event_id: str
+    body: str
+    attributes: dict[str, str]
+
+
+class JobStore(Protocol):
+    def create(self, job: Job) -> tuple[Job, bool]: ...
+    def get(self, provider: str, video_id: str) -> Job | None: ...
+    def stop(self, provider: str, video_id: str, now: float) -> Job | None: ...
+    def due_jobs(self, now: float) -> list[Job]: ...
+    def save(self, job: Job, *, now: float) -> Job | None: ...
+    def clear_pending(self, job: Job, *, now: float) -> bool: ...
+    def release_pending(self, job: Job, *, now: float) -> bool: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, events: Sequence[OutgoingEvent]) -> dict[str, str]:
+        """Publish; return {event_id: reason} for the events SNS did not take."""
+        ...
+
+
+class TokenSource(Protocol):
+    def token(self, secret_id: str) -> str: ...

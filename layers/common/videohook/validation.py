@@ -1,0 +1,159 @@
+"""Input rules of the HTTP API (PRODUCT.md, "Input rules"). Every refusal names the field and the rule."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+MAX_VIDEO_ID = 200
+MAX_METADATA_PAIRS = 16
+MAX_METADATA_KEY = 64
+MAX_METADATA_VALUE = 512
+MAX_CALLBACK_URL = 2048
+MAX_DURATION_S = 86400
+TRACK_FIELDS = ("provider", "video_id", "callback_url", "metadata", "duration")
+
+
+class InvalidRequest(ValueError):
+    """A caller's mistake: answered 400 in OpenAI's error shape, and nothing is written."""
+
+    def __init__(self, message: str, *, param: str | None = None, code: str = "invalid_value") -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+@dataclass(frozen=True)
+class TrackRequest:
+    provider: str
+    video_id: str
+    callback_url: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    duration: int | None = None
+
+
+def parse_track_request(body: Any, *, providers: Collection[str], allow_loopback: bool) -> TrackRequest:
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object", code="invalid_body")
+    unknown = sorted(str(name) for name in body if name not in TRACK_FIELDS)
+    if unknown:
+        raise InvalidRequest(
+            f"Unrecognized request argument supplied: {unknown[0][:64]}",
+            param=unknown[0][:64],
+            code="unknown_parameter",
+        )
+    provider = check_provider(body.get("provider"), providers)
+    video_id = check_video_id(body.get("video_id"))
+    return TrackRequest(
+        provider=provider,
+        video_id=video_id,
+        callback_url=_callback_url(body.get("callback_url"), allow_loopback),
+        metadata=_metadata(body.get("metadata")),
+        duration=_duration(body.get("duration")),
+    )
+
+
+def check_provider(value: Any, providers: Collection[str]) -> str:
+    if value is None:
+        raise InvalidRequest(
+            "Missing required parameter: 'provider'", param="provider", code="missing_required_parameter"
+        )
+    if not isinstance(value, str):
+        raise InvalidRequest("'provider' must be a string", param="provider", code="invalid_type")
+    if value not in providers:
+        known = ", ".join(sorted(providers))
+        raise InvalidRequest(
+            f"Unknown provider {value[:64]!r}; configured providers: {known}", param="provider", code="unknown_provider"
+        )
+    return value
+
+
+def check_video_id(value: Any) -> str:
+    if value is None:
+        raise InvalidRequest(
+            "Missing required parameter: 'video_id'", param="video_id", code="missing_required_parameter"
+        )
+    if not isinstance(value, str):
+        raise InvalidRequest("'video_id' must be a string", param="video_id", code="invalid_type")
+    if not 1 <= len(value) <= MAX_VIDEO_ID:
+        raise InvalidRequest(f"'video_id' must be 1 to {MAX_VIDEO_ID} characters", param="video_id")
+    if not value.isprintable() or any(char in value for char in "/?#"):
+        raise InvalidRequest("'video_id' must be printable characters without '/', '?' or '#'", param="video_id")
+    return value
+
+
+def _callback_url(value: Any, allow_loopback: bool) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequest("'callback_url' must be a string", param="callback_url", code="invalid_type")
+    if len(value) > MAX_CALLBACK_URL or not value.isprintable() or " " in value:
+        raise InvalidRequest(
+            f"'callback_url' must be a URL of at most {MAX_CALLBACK_URL} characters", param="callback_url"
+        )
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        _ = parts.port
+    except ValueError:
+        raise InvalidRequest("'callback_url' is not a valid URL", param="callback_url") from None
+    if not host or parts.username or parts.password:
+        raise InvalidRequest(
+            "'callback_url' must be an absolute URL with a host and no credentials", param="callback_url"
+        )
+    loopback = _is_loopback(host)
+    if parts.scheme == "https" and not loopback and not _is_private_literal(host):
+        return value
+    if allow_loopback and loopback and parts.scheme in ("http", "https"):
+        return value
+    if loopback or _is_private_literal(host):
+        raise InvalidRequest("'callback_url' must not point at a private or loopback address", param="callback_url")
+    raise InvalidRequest("'callback_url' must be an absolute https URL", param="callback_url")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_private_literal(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
+
+
+def _metadata(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidRequest("'metadata' must be an object of string pairs", param="metadata", code="invalid_type")
+    if len(value) > MAX_METADATA_PAIRS:
+        raise InvalidRequest(f"'metadata' may hold at most {MAX_METADATA_PAIRS} pairs", param="metadata")
+    for key, item in value.items():
+        if not 1 <= len(key) <= MAX_METADATA_KEY:
+            raise InvalidRequest(f"'metadata' keys must be 1 to {MAX_METADATA_KEY} characters", param="metadata")
+        if not isinstance(item, str):
+            raise InvalidRequest(f"'metadata.{key[:64]}' must be a string", param="metadata", code="invalid_type")
+        if len(item) > MAX_METADATA_VALUE:
+            raise InvalidRequest(f"'metadata' values must be at most {MAX_METADATA_VALUE} characters", param="metadata")
+    return dict(value)
+
+
+def _duration(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest("'duration' must be a positive integer (seconds)", param="duration", code="invalid_type")
+    if not 1 <= value <= MAX_DURATION_S:
+        raise InvalidRequest(f"'duration' must be from 1 to {MAX_DURATION_S} seconds", param="duration")
+    return value
