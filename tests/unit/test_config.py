@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from videohook.config import ConfigError, Settings
 
 PROVIDERS = json.dumps(

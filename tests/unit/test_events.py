@@ -30,7 +30,9 @@ def test_event_id_does_not_depend_on_time_or_content():
 
 
 def test_event_message_body_and_attributes():
-    job = Job("skyengine", "video_9", status=VideoStatus.FAILED, error={"code": "expired", "message": None}, active=False)
+    job = Job(
+        "skyengine", "video_9", status=VideoStatus.FAILED, error={"code": "expired", "message": None}, active=False
+    )
     pending = pending_event_for(job, 1761234690)
     body, attributes = event_message(job, pending)
     event = json.loads(body)

@@ -1,7 +1,6 @@
 """Normalisation of every answer shape in the seeds and in OpenAI's video object."""
 
 import pytest
-
 from videohook.models import Reading, Unreadable, VideoStatus
 from videohook.normalize import read_answer
 
@@ -107,7 +106,10 @@ def test_skyengine_pending_is_queued():
 
 
 def test_openai_failed_object_keeps_error_as_given():
-    body = {"status": "failed", "error": {"code": "moderation_blocked", "message": "Blocked", "type": "invalid_request"}}
+    body = {
+        "status": "failed",
+        "error": {"code": "moderation_blocked", "message": "Blocked", "type": "invalid_request"},
+    }
     reading = read(body)
     assert reading.status is VideoStatus.FAILED
     assert reading.fields["error"] == {"code": "moderation_blocked", "message": "Blocked", "type": "invalid_request"}
@@ -127,12 +129,16 @@ def test_missing_fields_are_absent_not_invented():
     assert "error" not in reading.fields
 
 
-@pytest.mark.parametrize(("raw", "expected"), [(-5, 0), (150, 100), ("42", 42), ("12.5%", 12.5), (True, None), ("x", None)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(-5, 0), (150, 100), ("42", 42), ("12.5%", 12.5), (True, None), ("x", None)]
+)
 def test_progress_is_clamped_and_tolerant(raw, expected):
     assert read({"status": "in_progress", "progress": raw}).progress == expected
 
 
-@pytest.mark.parametrize(("raw", "expected"), [(6, 6), ("6", 6), (6.0, 6), ("6.0", 6), ("six", None), (6.5, None), (None, None)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(6, 6), ("6", 6), (6.0, 6), ("6.0", 6), ("six", None), (6.5, None), (None, None)]
+)
 def test_seconds_becomes_an_int(raw, expected):
     assert read({"status": "queued", "seconds": raw}).fields.get("seconds") == expected
 

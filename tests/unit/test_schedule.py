@@ -1,7 +1,6 @@
 """Next-poll decisions."""
 
 import pytest
-
 from videohook.schedule import MAX_BACKOFF_S, MAX_SPACING_S, backoff_delay, next_poll_delay
 
 

@@ -1,7 +1,6 @@
 """API input rules: each refusal is clear and names the parameter."""
 
 import pytest
-
 from videohook.validation import InvalidRequest, parse_track_request
 
 PROVIDERS = {"hingnet", "skyengine"}

@@ -1,0 +1,158 @@
+"""`make demo`: videohook end to end on this machine, no AWS and no Docker.
+
+Starts moto in server mode and the simulated provider on 127.0.0.1, creates the stack's table, topic and
+secrets from template.yaml, tracks jobs of both seed styles through ApiFunction, runs PollerFunction on
+its schedule event until every job has ended, and prints progress and each event as it arrives on an SQS
+queue subscribed to the topic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from devtools.api_events import http_api_event
+from devtools.local_aws import aws_env, deploy_local, receive_all, start_moto, subscribe_queue
+from devtools.local_invoke import invoke
+from devtools.sim_provider import SimProvider
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = str(ROOT / "template.yaml")
+SCHEDULE_EVENT = json.loads((ROOT / "events" / "poller-schedule.json").read_text())
+TOKENS = {"hingnet": "demo-hingnet-token", "skyengine": "demo-skyengine-token"}
+RUN_EVERY_S = 2.0
+MAX_DEMO_S = 90.0
+
+# (provider, video id, style, timeline by seconds since tracking, extra track fields)
+JOBS: list[tuple[str, str, list[dict[str, Any]], dict[str, Any]]] = [
+    (
+        "hingnet",
+        "video_veo_sunset",
+        [
+            {"at": 0, "status": "queued"},
+            {"at": 2, "status": "in_progress", "progress": 12.5},
+            {"at": 5, "status": "in_progress", "progress": 47.5},
+            {"at": 8, "status": "in_progress", "progress": 81.25},
+            {"at": 11, "status": "completed"},
+        ],
+        {"duration": 6, "metadata": {"order": "42"}},
+    ),
+    (
+        "hingnet",
+        "video_veo_city",
+        [
+            {"at": 0, "status": "queued"},
+            {"at": 3, "status": "in_progress", "progress": 33.3},
+            {"at": 7, "status": "completed", "_url": "nested"},
+        ],
+        {},
+    ),
+    (
+        "skyengine",
+        "video_sora_waves",
+        [
+            {"at": 0, "status": "pending"},
+            {"at": 2, "status": "in_progress", "progress": 20},
+            {"at": 6, "status": "in_progress", "progress": 60},
+            {"at": 13, "status": "completed"},
+        ],
+        {},
+    ),
+    (
+        "skyengine",
+        "video_sora_blocked",
+        [
+            {"at": 0, "status": "pending"},
+            {"at": 4, "status": "failed", "error": {"code": "moderation_blocked", "message": "Prompt was blocked"}},
+        ],
+        {},
+    ),
+]
+
+
+def main() -> int:
+    print("videohook demo: local AWS (moto) + simulated HingNet/SkyEngine gateways, all on 127.0.0.1\n")
+    moto = start_moto()
+    sim = SimProvider(TOKENS).start()
+    try:
+        os.environ.update(aws_env(moto.endpoint_url))
+        stack = deploy_local(
+            moto.endpoint_url,
+            providers={name: (sim.base_url(name), token) for name, token in TOKENS.items()},
+            template_path=TEMPLATE,
+        )
+        overrides = stack.env_overrides()
+        overrides["Parameters"]["POLL_INTERVAL_SECONDS"] = "0"
+        queue = subscribe_queue(moto.endpoint_url, stack.topic_arn, name="demo-events")
+        print(f"table {stack.table_name}, topic {stack.topic_arn}, SQS subscriber {queue.rsplit('/', 1)[-1]}\n")
+
+        for provider, video_id, timeline, extra in JOBS:
+            sim.add_job(provider, video_id, provider, timeline, clock="seconds")
+            status, job = _api(overrides, "POST", "/v1/jobs", {"provider": provider, "video_id": video_id, **extra})
+            print(f"POST /v1/jobs {provider}/{video_id} -> {status} status={job['status']}")
+        print()
+        return _watch(moto.endpoint_url, stack.table_name, queue, overrides)
+    finally:
+        sim.stop()
+        moto.stop()
+
+
+def _watch(endpoint: str, table_name: str, queue: str, overrides: dict[str, Any]) -> int:
+    table = boto3.resource("dynamodb", endpoint_url=endpoint).Table(table_name)
+    events: list[dict[str, Any]] = []
+    started = time.monotonic()
+    run = 0
+    while len(events) < len(JOBS) and time.monotonic() - started < MAX_DEMO_S:
+        run += 1
+        began = time.monotonic()
+        result = invoke("PollerFunction", SCHEDULE_EVENT, template_path=TEMPLATE, env_overrides=overrides)
+        if result.error is not None:
+            print(f"poller run {run} failed: {result.error.get('errorMessage')}\n{result.logs}", file=sys.stderr)
+            return 1
+        report = result.payload
+        print(
+            f"[{time.monotonic() - started:5.1f}s] poller run {run}: polled {report['polled']}, "
+            f"changed {report['changed']}, published {report['published']}"
+        )
+        for item in sorted(table.scan(ConsistentRead=True)["Items"], key=lambda i: (i["provider"], i["video_id"])):
+            print("   " + _progress_line(item))
+        for message in receive_all(endpoint, queue):
+            event = message["body"]
+            events.append(event)
+            data = event["data"]
+            link = data.get("video_url") or data.get("content_url") or (data.get("error") or {}).get("code")
+            print(f"   >> EVENT {event['type']:<16} {event['id']}  {data['provider']}/{data['id']}  {link}")
+        time.sleep(max(0.0, RUN_EVERY_S - (time.monotonic() - began)))
+    print()
+    if len(events) != len(JOBS):
+        print(f"demo ended with {len(events)} of {len(JOBS)} events", file=sys.stderr)
+        return 1
+    provider, video_id = JOBS[0][0], JOBS[0][1]
+    status, job = _api(overrides, "GET", f"/v1/jobs/{provider}/{video_id}")
+    print(f"GET /v1/jobs/{provider}/{video_id} -> {status}\n{json.dumps(job, indent=2)}\n")
+    print(f"All {len(JOBS)} jobs ended with exactly one event each.")
+    return 0
+
+
+def _api(overrides: dict[str, Any], method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    result = invoke("ApiFunction", http_api_event(method, path, body), template_path=TEMPLATE, env_overrides=overrides)
+    if result.error is not None:
+        raise SystemExit(f"ApiFunction failed: {result.error.get('errorMessage')}\n{result.logs}")
+    return result.payload["statusCode"], json.loads(result.payload["body"])
+
+
+def _progress_line(item: dict[str, Any]) -> str:
+    progress = float(item.get("progress", 0))
+    bar = "#" * int(progress // 10) + "." * (10 - int(progress // 10))
+    state = "polling" if item.get("active") else "done"
+    return f"{item['provider']:<10} {item['video_id']:<20} {item['status']:<12} [{bar}] {progress:6.2f}%  {state}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

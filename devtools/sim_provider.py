@@ -1,0 +1,368 @@
+"""A simulated upstream video provider: a real HTTP server on 127.0.0.1 speaking both gateway APIs.
+
+The poller must be exercised against real sockets (timeouts, status codes, odd bodies), not mocks, so this
+serves `GET /{provider}/v1/videos/{id}` in the HingNet (Veo) and SkyEngine (sora-2) shapes from scripted
+timelines. Standard library only, so it runs anywhere the tests run. Standalone:
+
+    python -m devtools.sim_provider --port 8700 --token hingnet=tok-h --token skyengine=tok-s
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import ipaddress
+import json
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+STYLES = ("hingnet", "skyengine")
+CLOCKS = ("polls", "seconds")
+CONTENT_SIZE = 64 * 1024
+# Per-style defaults of the video object (the seeds' field types: HingNet int seconds, SkyEngine string).
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "hingnet": {"object": "video", "status": "queued", "model": "veo-3.1-fast-generate-preview", "progress": 0},
+    "skyengine": {
+        "object": "video",
+        "status": "pending",
+        "model": "sora-2",
+        "progress": 0,
+        "size": "720x1280",
+        "seconds": "8",
+    },
+}
+_NOT_FIELDS = ("respond", "at")  # step keys that are not video fields (besides `_` directives)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the provider routes received (auth failures and 404s included)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    provider: str
+    video_id: str | None
+    at: float
+    route: str = "video"  # video | content | file | other
+
+
+class _Reply(NamedTuple):
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    delay: float = 0.0
+
+
+@dataclass
+class _Job:
+    provider: str
+    video_id: str
+    style: str
+    timeline: list[dict[str, Any]]
+    clock: str
+    added_at: float
+    added_mono: float
+    polls: int = 0
+    completed_at: int | None = None
+
+
+def _json(status: int, obj: Any, headers: dict[str, str] | None = None) -> _Reply:
+    return _Reply(status, json.dumps(obj).encode(), {"Content-Type": "application/json", **(headers or {})})
+
+
+def _error(status: int, message: str, code: str) -> _Reply:
+    return _json(status, {"error": {"message": message, "type": "invalid_request_error", "code": code}})
+
+
+def _content_bytes(provider: str, video_id: str) -> bytes:
+    """Deterministic pseudo-MP4: a real `ftyp` box, then seeded noise, so downloads can be compared."""
+    head = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+    return head + random.Random(f"{provider}/{video_id}").randbytes(CONTENT_SIZE - len(head))
+
+
+def standard_timeline(style: str, outcome: str = "completed", steps: int = 3, **final_fields: Any) -> list[dict]:
+    """A realistic job: queued/pending, `steps` in_progress steps with rising progress, then the outcome."""
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}")
+    if outcome not in ("completed", "failed"):
+        raise ValueError(f"outcome must be 'completed' or 'failed', not {outcome!r}")
+    timeline: list[dict[str, Any]] = [{"status": _DEFAULTS[style]["status"], "progress": 0}]
+    progress: float = 0
+    for i in range(1, steps + 1):
+        # HingNet reports fractional floats (45.5); SkyEngine integer percentages.
+        progress = round(100 * i / (steps + 1) - 2.5, 1) if style == "hingnet" else 100 * i // (steps + 1)
+        timeline.append({"status": "in_progress", "progress": progress})
+    final: dict[str, Any] = {"status": outcome} if outcome == "completed" else {"status": outcome, "progress": progress}
+    timeline.append({**final, **final_fields})
+    return timeline
+
+
+class SimProvider:
+    """The simulated gateway. Thread-safe: handler threads and the test thread share one lock."""
+
+    def __init__(self, tokens: dict[str, str], host: str = "127.0.0.1", port: int = 0) -> None:
+        address = ipaddress.ip_address(host)
+        if address.version != 4 or not address.is_loopback:
+            raise ValueError(f"SimProvider binds to IPv4 loopback only, not {host!r}")
+        self._tokens = dict(tokens)
+        self._address = (host, port)
+        self._lock = threading.Lock()
+        self._jobs: dict[tuple[str, str], _Job] = {}
+        self._requests: list[RecordedRequest] = []
+        self._server: _Server | None = None
+        self._url: str | None = None  # kept after stop() so in-flight handlers can still build links
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> SimProvider:
+        if self._server is None:
+            self._server = _Server(self._address, self)
+            host, port = self._server.server_address[:2]
+            self._url = f"http://{host!s}:{port}"
+            # A short poll interval keeps stop() fast (the default 0.5 s would slow every test's teardown).
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sim-provider", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread, self._server, self._thread = self._server, self._thread, None, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> SimProvider:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("SimProvider was never started")
+        return self._url
+
+    def base_url(self, provider: str) -> str:
+        return f"{self.url}/{provider}"
+
+    # -- scripting -------------------------------------------------------------------------------------
+    def add_job(self, provider: str, video_id: str, style: str, timeline: list[dict], *, clock: str = "polls") -> None:
+        """Script a job; adding the same (provider, video_id) again replaces it and restarts its clock."""
+        if provider not in self._tokens:
+            raise ValueError(f"provider {provider!r} has no token")
+        if style not in STYLES or clock not in CLOCKS:
+            raise ValueError(f"style must be one of {STYLES} and clock one of {CLOCKS}")
+        if not timeline or not all(isinstance(step, dict) for step in timeline):
+            raise ValueError("timeline must be a non-empty list of dicts")
+        steps = [dict(step) for step in timeline]
+        if clock == "seconds":
+            if not all(isinstance(step.get("at"), int | float) for step in steps):
+                raise ValueError('clock="seconds" needs a numeric "at" on every step')
+            steps.sort(key=lambda step: step["at"])
+        job = _Job(provider, video_id, style, steps, clock, time.time(), time.monotonic())
+        with self._lock:
+            self._jobs[(provider, video_id)] = job
+
+    def requests(self, provider: str | None = None, video_id: str | None = None) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self._requests if provider in (None, r.provider) and video_id in (None, r.video_id)]
+
+    def poll_count(self, provider: str, video_id: str) -> int:
+        """Status GETs received for this job, whatever they were answered (401/404 included)."""
+        return sum(r.method == "GET" and r.route == "video" for r in self.requests(provider, video_id))
+
+    def reset(self) -> None:
+        with self._lock:
+            self._jobs.clear()
+            self._requests.clear()
+
+    # -- request handling (called from handler threads) -----------------------------------------------
+    def _handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> _Reply:
+        if path == "/_sim" or path.startswith("/_sim/"):
+            return self._admin(method, path, query, body)
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        provider, video_id, route = parts[0], None, "other"
+        if len(parts) in (4, 5) and parts[1:3] == ["v1", "videos"]:
+            video_id = parts[3]
+            route = "video" if len(parts) == 4 else ("content" if parts[4] == "content" else "other")
+        elif len(parts) == 3 and parts[1] == "files" and parts[2].endswith(".mp4"):
+            video_id, route = parts[2].removesuffix(".mp4"), "file"
+        record = RecordedRequest(method, path, query, headers, provider, video_id, time.time(), route)
+        with self._lock:
+            self._requests.append(record)
+            return self._answer(record)
+
+    def _answer(self, req: RecordedRequest) -> _Reply:
+        refusal = self._refuse(req)
+        if refusal is not None:
+            return refusal
+        job = self._jobs[(req.provider, str(req.video_id))]
+        if req.route != "video":
+            if self._step(job, advance=False).get("status") != "completed":
+                return _error(404, f"Video {req.video_id} has no content yet", "video_not_ready")
+            return _Reply(200, _content_bytes(job.provider, job.video_id), {"Content-Type": "video/mp4"})
+        step = self._step(job, advance=True)
+        delay = float(step.get("_delay", 0))
+        if "respond" in step:  # scripted raw answer: 5xx, HTML, 429 + Retry-After...
+            raw = step["respond"]
+            headers = {str(k): str(v) for k, v in (raw.get("headers") or {}).items()}
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "text/plain; charset=utf-8"
+            return _Reply(int(raw["status"]), str(raw.get("body", "")).encode(), headers, delay)
+        return _json(200, self._video(job, step, req.query))._replace(delay=delay)
+
+    def _refuse(self, req: RecordedRequest) -> _Reply | None:
+        """Bearer check first (for a known provider), then existence; the token is never echoed."""
+        if req.route == "other" or req.video_id is None:
+            return _error(404, f"Unknown route {req.path}", "not_found")
+        if req.method != "GET":
+            return _error(405, f"Method {req.method} not allowed", "method_not_allowed")
+        token = self._tokens.get(req.provider)
+        if token is not None and req.route != "file":  # file links are pre-signed by the gateway
+            presented = req.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(presented, f"Bearer {token}".encode()):
+                return _error(401, "Invalid API key", "invalid_api_key")
+        if token is None or (req.provider, req.video_id) not in self._jobs:
+            return _error(404, f"Video {req.video_id} not found", "video_not_found")
+        return None
+
+    def _step(self, job: _Job, *, advance: bool) -> dict[str, Any]:
+        """The step in force: by poll count (the last repeats) or by seconds since add_job."""
+        if job.clock == "polls":
+            if advance:
+                job.polls += 1
+            return job.timeline[min(max(job.polls, 1), len(job.timeline)) - 1]
+        elapsed = time.monotonic() - job.added_mono
+        reached = [step for step in job.timeline if step["at"] <= elapsed]
+        return reached[-1] if reached else job.timeline[0]
+
+    def _video(self, job: _Job, step: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        """Style defaults, then the status's implied fields, then the step's own fields, then directives."""
+        fields = {k: v for k, v in step.items() if not k.startswith("_") and k not in _NOT_FIELDS}
+        base = {"id": job.video_id, **_DEFAULTS[job.style], "created_at": int(job.added_at)}
+        status = fields.get("status", base["status"])
+        video = {**base, **self._implied(job, status, fields), **fields}
+        duration = query.get("duration", "")
+        if job.style == "hingnet" and status == "completed" and "seconds" not in fields and duration.isdigit():
+            video["seconds"] = int(duration)  # HingNet bills on ?duration=N
+        if step.get("_url") == "nested" and "video_url" in video:
+            video["result"] = {**(video.get("result") or {}), "video_url": video.pop("video_url")}
+        for key in step.get("_omit", ()):
+            video.pop(key, None)
+        return video
+
+    def _implied(self, job: _Job, status: str, fields: dict[str, Any]) -> dict[str, Any]:
+        if status == "failed":
+            error = {"code": "generation_failed", "message": "The video could not be generated"}
+            return {"error": error if job.style == "hingnet" else {**error, "type": "server_error"}}
+        if status != "completed":
+            return {}
+        if job.style == "hingnet":
+            url = f"{self.url}/{quote(job.provider)}/files/{quote(job.video_id, safe='')}.mp4"
+            return {"progress": 100, "video_url": url, "seconds": 6, "size": "1280x720"}
+        if job.completed_at is None:  # stable across polls, like a real provider's timestamp
+            job.completed_at = int(time.time())
+        completed_at = fields.get("completed_at", job.completed_at)
+        return {"progress": 100, "completed_at": completed_at, "expires_at": completed_at + 3600}
+
+    def _admin(self, method: str, path: str, query: dict[str, str], body: bytes) -> _Reply:
+        """Lets another process (e.g. `sam local`) script jobs and read what was asked."""
+        if (method, path) == ("POST", "/_sim/jobs"):
+            try:
+                spec = json.loads(body or b"{}")
+                self.add_job(
+                    spec["provider"],
+                    spec["video_id"],
+                    spec["style"],
+                    spec["timeline"],
+                    clock=spec.get("clock", "polls"),
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                return _error(400, f"Bad job: {exc}", "invalid_job")
+            return _json(201, {"provider": spec["provider"], "video_id": spec["video_id"]})
+        if (method, path) == ("GET", "/_sim/requests"):
+            found = self.requests(query.get("provider") or None, query.get("video_id") or None)
+            return _json(200, [asdict(r) for r in found])
+        if (method, path) == ("POST", "/_sim/reset"):
+            self.reset()
+            return _json(200, {"reset": True})
+        return _error(404, f"Unknown admin route {method} {path}", "not_found")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], sim: SimProvider) -> None:
+        self.sim = sim
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Thin: parses the request, asks SimProvider for the answer, writes it (HTTP/1.0, one per connection)."""
+
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default per-request stderr logging."""
+
+    def _dispatch(self) -> None:
+        split = urlsplit(self.path)
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        reply = self.server.sim._handle(self.command, split.path, query, headers, body)
+        if reply.delay > 0:
+            time.sleep(reply.delay)
+        try:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                if name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (e.g. its timeout fired during a _delay)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _dispatch
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve a simulated video provider on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=8700, help="0 lets the OS pick")
+    parser.add_argument("--token", action="append", required=True, metavar="PROVIDER=TOKEN")
+    args = parser.parse_args(argv)
+    tokens: dict[str, str] = {}
+    for item in args.token:
+        name, _, token = item.partition("=")
+        if not name or not token:
+            parser.error(f"--token takes PROVIDER=TOKEN, not {item!r}")
+        tokens[name] = token
+    sim = SimProvider(tokens, port=args.port).start()
+    print(f"sim provider listening on {sim.url}", flush=True)
+    for name in tokens:
+        print(f"  {name}: base_url {sim.base_url(name)}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
