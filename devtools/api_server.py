@@ -1,0 +1,153 @@
+"""Serve ApiFunction's handler over real HTTP on 127.0.0.1, converting each request into the HTTP API
+(payload 2.0) event API Gateway would send. For schemathesis, the CLI's local stack, and manual curl.
+
+The handler runs in this process, so configuration comes from this process's environment (set the
+function's variables, e.g. from `deploy_local(...).variables()`, before `start()`).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import sys
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_api_module() -> ModuleType:
+    """functions/api/app.py, imported under a unique name (every function's module is called `app`)."""
+    layer = str(ROOT / "layers" / "common")
+    if layer not in sys.path:
+        sys.path.insert(0, layer)
+    spec = importlib.util.spec_from_file_location("videohook_api_app", ROOT / "functions" / "api" / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Context:
+    function_name = "ApiFunction"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ApiFunction"
+    memory_limit_in_mb = 256
+    aws_request_id = "local"
+    log_group_name = "/aws/lambda/ApiFunction"
+    log_stream_name = "local"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+def request_event(method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    parts = urlsplit(target)
+    request_id = uuid.uuid4().hex
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": parts.path,
+        "rawQueryString": parts.query,
+        "headers": {name.lower(): value for name, value in headers.items()},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "127.0.0.1",
+            "http": {
+                "method": method,
+                "path": parts.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+        },
+        "isBase64Encoded": False,
+    }
+    if body:
+        try:
+            event["body"] = body.decode("utf-8")
+        except UnicodeDecodeError:
+            event["body"] = base64.b64encode(body).decode()
+            event["isBase64Encoded"] = True
+    return event
+
+
+class ApiServer:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, max_body: int = 1024 * 1024) -> None:
+        if host not in ("127.0.0.1", "localhost"):
+            raise ValueError("the local API binds loopback only")
+        self._module = load_api_module()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if length > max_body:
+                    self._answer(
+                        413,
+                        {
+                            "error": {
+                                "message": "Request body too large",
+                                "type": "invalid_request_error",
+                                "code": "body_too_large",
+                                "param": None,
+                            }
+                        },
+                    )
+                    return
+                body = self.rfile.read(length) if length else b""
+                event = request_event(self.command, self.path, dict(self.headers.items()), body)
+                result = server._module.lambda_handler(event, _Context())
+                self.send_response(int(result["statusCode"]))
+                payload = result.get("body") or ""
+                data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
+                for name, value in (result.get("headers") or {}).items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
+
+        self._httpd = ThreadingHTTPServer((host, port), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def start(self) -> ApiServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> ApiServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
