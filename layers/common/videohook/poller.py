@@ -7,6 +7,12 @@ Order of effects per finished job (the no-lost / no-double guarantee):
 3. a conditional write clears the pending event (the job leaves the due index), or, if SNS refused the
    entry, makes the job due at once. If the run dies between 1 and 3, the lease expires and the next run
    publishes the same event (same id) before clearing it.
+
+A run sweeps: it polls what is due, publishes, then asks the index when the next job falls due; while that
+is within the run's sweep window (SWEEP_SECONDS) it sleeps until then and sweeps again, and it ends as soon
+as nothing is due within the window. Each sweep polls each due job at most once; a job is polled again in
+the same run only when its own next poll falls due. A run may be given `shards`: it then works only those
+shards of the due index (the fan-out to parallel workers, see fan_out.py).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +40,10 @@ SAFETY_MARGIN_S = 8.0
 # A lease outlives the run that took it by this much.
 LEASE_MARGIN_S = 5.0
 STORE_THREADS = 32
+# Two sweeps of one run start at least this far apart (jobs that stay due, e.g. after a write conflict).
+MIN_SWEEP_GAP_S = 1.0
+# A run waiting for the next job to fall due looks again at least this often (jobs tracked meanwhile).
+MAX_SWEEP_WAIT_S = 10.0
 
 
 @dataclass
@@ -51,6 +61,7 @@ class RunReport:
     faults: Counter[str] = field(default_factory=Counter)
     unknown_statuses: Counter[str] = field(default_factory=Counter)
     out_of_time: bool = False
+    sweeps: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -64,6 +75,8 @@ class _Run:
     now: float
     deadline: float
     lease_until: float
+    sweep_until: float
+    shards: Sequence[int] | None = None
     report: RunReport = field(default_factory=RunReport)
     to_publish: list[Job] = field(default_factory=list)
     paused_until: dict[str, float] = field(default_factory=dict)
@@ -90,11 +103,19 @@ class Poller:
         self._http_factory = http_factory
         self._policy = policy or PollPolicy(base_s=settings.poll_interval_s, max_age_s=settings.max_job_age_s)
 
-    def run(self, remaining_ms: Callable[[], int]) -> RunReport:
+    def run(self, remaining_ms: Callable[[], int], *, shards: Sequence[int] | None = None) -> RunReport:
+        """Sweep the due jobs (of `shards` only, when given) until nothing falls due within the window."""
         now = self._clock()
         remaining_s = remaining_ms() / 1000
+        deadline = now + remaining_s - SAFETY_MARGIN_S
+        # With POLL_INTERVAL_SECONDS 0 every job is due at every run: one sweep, or it would never rest.
+        window = self._settings.sweep_s if self._policy.base_s > 0 else 0.0
         run = _Run(
-            now=now, deadline=now + remaining_s - SAFETY_MARGIN_S, lease_until=now + remaining_s + LEASE_MARGIN_S
+            now=now,
+            deadline=deadline,
+            lease_until=now + remaining_s + LEASE_MARGIN_S,
+            sweep_until=min(deadline, now + window),
+            shards=shards,
         )
         with ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="store") as pool:
             asyncio.run(self._run(run, pool))
@@ -103,13 +124,46 @@ class Poller:
     async def _run(self, run: _Run, pool: ThreadPoolExecutor) -> None:
         loop = asyncio.get_running_loop()
         loop.set_default_executor(pool)
-        jobs = await asyncio.to_thread(self._store.due_jobs, run.now)
-        run.report.due = len(jobs)
+        connections = sum(p.max_concurrency for p in self._settings.providers.values())
+        async with self._http_factory(connections) as http:
+            while True:
+                polled_before = run.report.polled
+                found = await self._sweep(run, http)
+                if found and run.report.polled == polled_before:
+                    return  # everything due was skipped (provider paused, out of time): nothing to wait for
+                wake_at = await self._next_sweep_at(run)
+                if wake_at is None:
+                    return
+                await asyncio.sleep(max(0.0, wake_at - self._clock()))
+
+    async def _sweep(self, run: _Run, http: httpx.AsyncClient) -> int:
+        """Poll every due job once and publish what finished; return how many jobs were due to poll."""
+        run.now = self._clock()
+        run.report.sweeps += 1
+        jobs = await asyncio.to_thread(self._store.due_jobs, run.now, run.shards)
+        run.report.due += len(jobs)
         pending = [job for job in jobs if job.pending_event is not None]
         pollable = [job for job in jobs if job.pending_event is None and job.active]
         await asyncio.gather(*(self._reclaim(run, job) for job in pending))
-        await self._poll_all(run, pollable)
+        await self._poll_all(run, http, pollable)
         await asyncio.to_thread(self._publish, run)
+        run.to_publish.clear()
+        return len(pollable)
+
+    async def _next_sweep_at(self, run: _Run) -> float | None:
+        """When to sweep again: when the next job falls due, if that is within the sweep window."""
+        now = self._clock()
+        if now + MIN_SWEEP_GAP_S > run.sweep_until:
+            return None
+        try:
+            next_due = await asyncio.to_thread(self._store.next_due_at, run.sweep_until, run.shards)
+        except Exception:
+            run.report.errors += 1
+            logger.exception("cannot read when the next job is due; the run ends")
+            return None
+        if next_due is None:
+            return None
+        return min(max(next_due, now + MIN_SWEEP_GAP_S), now + MAX_SWEEP_WAIT_S)
 
     async def _reclaim(self, run: _Run, job: Job) -> None:
         """An event left pending by an earlier run: take a lease on it, then publish it with this run's."""
@@ -119,29 +173,27 @@ class Poller:
         else:
             run.to_publish.append(claimed)
 
-    async def _poll_all(self, run: _Run, jobs: list[Job]) -> None:
+    async def _poll_all(self, run: _Run, http: httpx.AsyncClient, jobs: list[Job]) -> None:
         by_provider: dict[str, list[Job]] = {}
         for job in jobs:
             by_provider.setdefault(job.provider, []).append(job)
         tasks = []
-        connections = sum(p.max_concurrency for p in self._settings.providers.values())
-        async with self._http_factory(connections) as http:
-            for name, provider_jobs in by_provider.items():
-                provider = self._settings.providers.get(name)
-                if provider is None:
-                    logger.warning(
-                        "provider not configured; its jobs are skipped",
-                        extra={"provider": name, "jobs": len(provider_jobs)},
-                    )
-                    run.report.skipped += len(provider_jobs)
-                    continue
-                token = await self._token(run, provider)
-                if token is None:
-                    run.report.skipped += len(provider_jobs)
-                    continue
-                gate = asyncio.Semaphore(provider.max_concurrency)
-                tasks += [self._poll_one(run, http, gate, provider, token, job) for job in provider_jobs]
-            await asyncio.gather(*tasks)
+        for name, provider_jobs in by_provider.items():
+            provider = self._settings.providers.get(name)
+            if provider is None:
+                logger.warning(
+                    "provider not configured; its jobs are skipped",
+                    extra={"provider": name, "jobs": len(provider_jobs)},
+                )
+                run.report.skipped += len(provider_jobs)
+                continue
+            token = await self._token(run, provider)
+            if token is None:
+                run.report.skipped += len(provider_jobs)
+                continue
+            gate = asyncio.Semaphore(provider.max_concurrency)
+            tasks += [self._poll_one(run, http, gate, provider, token, job) for job in provider_jobs]
+        await asyncio.gather(*tasks)
 
     async def _token(self, run: _Run, provider: ProviderSettings) -> str | None:
         try:
