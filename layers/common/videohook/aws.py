@@ -19,5 +19,12 @@ CLIENT_CONFIG = Config(
 
 
 @cache
+def _session() -> boto3.session.Session:
+    # One session for every client: each new session loads the endpoint and partition data again
+    # (tens of ms per client at a cold start; docs/performance.md, benchmark 2).
+    return boto3.session.Session()
+
+
+@cache
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=CLIENT_CONFIG)
+    return _session().client(service, config=CLIENT_CONFIG)
