@@ -40,6 +40,8 @@ SAFETY_MARGIN_S = 8.0
 # A lease outlives the run that took it by this much.
 LEASE_MARGIN_S = 5.0
 STORE_THREADS = 32
+# Events go to SNS in batches of this many (PublishBatch's limit) as soon as that many are recorded.
+PUBLISH_BATCH = 10
 # Two sweeps of one run start at least this far apart (jobs that stay due, e.g. after a write conflict).
 MIN_SWEEP_GAP_S = 1.0
 # A run waiting for the next job to fall due looks again at least this often (jobs tracked meanwhile).
@@ -79,6 +81,7 @@ class _Run:
     shards: Sequence[int] | None = None
     report: RunReport = field(default_factory=RunReport)
     to_publish: list[Job] = field(default_factory=list)
+    publishing: list[asyncio.Task[None]] = field(default_factory=list)
     paused_until: dict[str, float] = field(default_factory=dict)
     unauthorized_logged: set[str] = field(default_factory=set)
 
@@ -146,8 +149,9 @@ class Poller:
         pollable = [job for job in jobs if job.pending_event is None and job.active]
         await asyncio.gather(*(self._reclaim(run, job) for job in pending))
         await self._poll_all(run, http, pollable)
-        await asyncio.to_thread(self._publish, run)
-        run.to_publish.clear()
+        self._announce(run, flush=True)
+        await asyncio.gather(*run.publishing)
+        run.publishing.clear()
         return len(pollable)
 
     async def _next_sweep_at(self, run: _Run) -> float | None:
@@ -172,6 +176,7 @@ class Poller:
             run.report.conflicts += 1
         else:
             run.to_publish.append(claimed)
+            self._announce(run)
 
     async def _poll_all(self, run: _Run, http: httpx.AsyncClient, jobs: list[Job]) -> None:
         by_provider: dict[str, list[Job]] = {}
@@ -240,6 +245,7 @@ class Poller:
         run.report.changed += decision.changed
         if decision.event is not None:
             run.to_publish.append(saved)
+            self._announce(run)
             if saved.status.value == "completed":
                 run.report.completed += 1
             else:
@@ -270,35 +276,52 @@ class Poller:
                 extra={"provider": provider.name, "status_code": fault.status_code},
             )
 
-    def _publish(self, run: _Run) -> None:
-        if not run.to_publish:
-            return
+    def _announce(self, run: _Run, *, flush: bool = False) -> None:
+        """Send recorded events to SNS while the sweep goes on: each full batch at once, the rest at its end.
+        Publishing and settling run in the store threads, so they neither wait for the last poll nor
+        hold up the next one."""
+        while len(run.to_publish) >= PUBLISH_BATCH or (flush and run.to_publish):
+            batch, run.to_publish = run.to_publish[:PUBLISH_BATCH], run.to_publish[PUBLISH_BATCH:]
+            run.publishing.append(asyncio.create_task(self._publish(run, batch)))
+
+    async def _publish(self, run: _Run, jobs: list[Job]) -> None:
+        failed = await asyncio.to_thread(self._send, jobs)
+        now = self._clock()
+        outcomes = await asyncio.gather(*(asyncio.to_thread(self._settle, job, failed, now) for job in jobs))
+        counts = Counter(name for outcome in outcomes for name in outcome)
+        run.report.published += counts["published"]
+        run.report.publish_failed += counts["publish_failed"]
+        run.report.errors += counts["errors"]
+
+    def _send(self, jobs: list[Job]) -> dict[str, str]:
         outgoing = []
-        for job in run.to_publish:
+        for job in jobs:
             assert job.pending_event is not None
             body, attributes = event_message(job, job.pending_event)
             outgoing.append(OutgoingEvent(job.pending_event.id, body, attributes))
         try:
-            failed = self._publisher.publish(outgoing)
+            return self._publisher.publish(outgoing)
         except Exception as exc:
-            failed = {event.event_id: type(exc).__name__ for event in outgoing}
-        now = self._clock()
-        for job in run.to_publish:
-            assert job.pending_event is not None
-            reason = failed.get(job.pending_event.id)
-            try:
-                if reason is None:
-                    run.report.published += 1
-                    self._store.clear_pending(job, now=now)
-                    logger.info("event published", extra=_event_log(job))
-                else:
-                    run.report.publish_failed += 1
-                    logger.error("event not published; it stays pending", extra={**_event_log(job), "reason": reason})
-                    self._store.release_pending(job, now=now)
-            except Exception:
-                # The event stays pending under its lease; the next run after the lease settles it.
-                run.report.errors += 1
-                logger.exception("cannot settle pending event", extra=_event_log(job))
+            return {event.event_id: type(exc).__name__ for event in outgoing}
+
+    def _settle(self, job: Job, failed: dict[str, str], now: float) -> tuple[str, ...]:
+        """Clear the pending event SNS took, or make the job due again; return the report counters to add to
+        (counted in the event loop: this runs in a store thread)."""
+        assert job.pending_event is not None
+        reason = failed.get(job.pending_event.id)
+        outcome = "published" if reason is None else "publish_failed"
+        try:
+            if reason is None:
+                self._store.clear_pending(job, now=now)
+                logger.info("event published", extra=_event_log(job))
+            else:
+                logger.error("event not published; it stays pending", extra={**_event_log(job), "reason": reason})
+                self._store.release_pending(job, now=now)
+        except Exception:
+            # The event stays pending under its lease; the next run after the lease settles it.
+            logger.exception("cannot settle pending event", extra=_event_log(job))
+            return (outcome, "errors")
+        return (outcome,)
 
 
 def _event_log(job: Job) -> dict[str, Any]:
