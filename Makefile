@@ -11,13 +11,14 @@ export PYENV_VERSION ?= 3.11.7:3.13.0
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_CONTAINER_CONNECTION_TIMEOUT := 1
 
-.PHONY: help setup demo test unit integration lint fmt validate build clean
+.PHONY: help setup demo test unit integration lint fmt validate build bench clean
 
 help:
 	@echo "make demo      run videohook locally: moto + simulated provider + the functions, live"
 	@echo "make test      lint, then every test (unit, integration, template validate/build)"
 	@echo "make lint      ruff, mypy, sam validate --lint"
 	@echo "make build     sam build (python3.13 needed on PATH)"
+	@echo "make bench     every benchmark (~10 min): tables, bench/results/*.json; see docs/performance.md"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +48,9 @@ integration: $(VENV)/.installed
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/common/videohook devtools functions/poller/app.py
+	$(VENV)/bin/mypy layers/common/videohook devtools bench functions/poller/app.py
 	$(VENV)/bin/mypy functions/api/app.py
+	$(VENV)/bin/mypy functions/poller_worker/app.py
 	$(SAM) validate --lint
 
 fmt: $(VENV)/.installed
@@ -57,6 +59,10 @@ fmt: $(VENV)/.installed
 
 build: $(SAM_VENV)/.installed
 	$(SAM) build
+
+# Benchmarks (not part of `make test`; a seconds-long smoke run of them is: tests/bench).
+bench: $(VENV)/.installed
+	$(PY) -m bench
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
