@@ -145,6 +145,21 @@ class DynamoJobStore:
             raise
         return True
 
+    # -- operator side (the CLI's `videohook ls`; never on the poller's path) --------------------------
+    def list_jobs(self, *, pending_only: bool = False, limit: int = 100) -> list[Job]:
+        """Up to `limit` jobs, newest first: those still due (the due index, every shard), or any (a Scan)."""
+        if pending_only:
+            jobs = self.due_jobs(now=2**40)
+        else:
+            jobs, request = [], {"TableName": self._table, "Limit": min(limit, 1000)}
+            while len(jobs) < limit:
+                answer = self._client.scan(**request)
+                jobs.extend(self._from_item(item) for item in answer.get("Items", []))
+                if "LastEvaluatedKey" not in answer:
+                    break
+                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return sorted(jobs, key=lambda job: (-job.tracked_at, job.provider, job.video_id))[:limit]
+
     # -- mapping --------------------------------------------------------------------------------------
     def shard_of(self, provider: str, video_id: str) -> int:
         return zlib.crc32(f"{provider}#{video_id}".encode()) % self._due_shards
