@@ -160,6 +160,37 @@ class DynamoJobStore:
                 request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
         return sorted(jobs, key=lambda job: (-job.tracked_at, job.provider, job.video_id))[:limit]
 
+    def backlog(self) -> tuple[int, int | None]:
+        """(jobs in the due index, the oldest one's tracked_at) for the PendingJobs / OldestPendingAgeSeconds
+        metrics. Every shard in parallel, returning only `tracked_at`. DynamoDB bills the items read (about
+        0.08 RRU per job, eventually consistent): ~1.5% of what a minute of polls of the same jobs costs in
+        writes at on-demand prices."""
+
+        def shard_backlog(shard: int) -> tuple[int, int | None]:
+            count, oldest = 0, None
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": DUE_INDEX,
+                "KeyConditionExpression": "due_shard = :shard",
+                "ExpressionAttributeValues": _values({":shard": _shard_name(shard)}),
+                "ProjectionExpression": "tracked_at",
+            }
+            while True:
+                answer = self._client.query(**request)
+                for item in answer.get("Items", []):
+                    count += 1
+                    tracked_at = int(item["tracked_at"]["N"]) if "tracked_at" in item else None
+                    if tracked_at is not None and (oldest is None or tracked_at < oldest):
+                        oldest = tracked_at
+                if "LastEvaluatedKey" not in answer:
+                    return count, oldest
+                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+        with ThreadPoolExecutor(max_workers=min(16, self._due_shards)) as pool:
+            shards = list(pool.map(shard_backlog, range(self._due_shards)))
+        oldests = [oldest for _, oldest in shards if oldest is not None]
+        return sum(count for count, _ in shards), min(oldests) if oldests else None
+
     # -- mapping --------------------------------------------------------------------------------------
     def shard_of(self, provider: str, video_id: str) -> int:
         return zlib.crc32(f"{provider}#{video_id}".encode()) % self._due_shards
