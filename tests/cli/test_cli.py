@@ -207,7 +207,8 @@ def test_a_failing_video_is_watched_to_exit_code_3_and_listed(local_stack):
 def test_pending_lists_a_job_still_polled_and_stop_ends_it(local_stack):
     cli = local_stack.cli
     video = vid("video_stop")
-    cli.json("track", "hingnet", video)
+    tracked = cli.json("track", "hingnet", video, "--progress-events")
+    assert tracked["tracking"]["events"] == ["progress"]
     assert video in [j["id"] for j in cli.json("ls", "--pending")["data"]]
     stopped = cli.json("stop", "hingnet", video)
     assert stopped["tracking"]["active"] is False

@@ -218,6 +218,9 @@ class DynamoJobStore:
             "last_polled_at": job.last_polled_at,
             "not_found_streak": job.not_found_streak or None,
             "error_streak": job.error_streak or None,
+            "progress_events": job.progress_events or None,
+            "progress_announced": job.progress_announced,
+            "progress_announced_at": job.progress_announced_at,
         }
         data.update({name: value for name, value in optional.items() if value is not None})
         if job.pending_event is not None:
@@ -251,6 +254,9 @@ class DynamoJobStore:
             not_found_streak=data.get("not_found_streak", 0),
             error_streak=data.get("error_streak", 0),
             pending_event=PendingEvent(**pending) if pending else None,
+            progress_events=bool(data.get("progress_events", False)),
+            progress_announced=data.get("progress_announced"),
+            progress_announced_at=data.get("progress_announced_at"),
             **{name: data.get(name) for name in VIDEO_FIELDS},
         )
 

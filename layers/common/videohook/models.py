@@ -73,6 +73,10 @@ class Job:
     not_found_streak: int = 0
     error_streak: int = 0
     pending_event: PendingEvent | None = None
+    # opt-in video.progress events (videohook.progress): the progress last announced, and when
+    progress_events: bool = False
+    progress_announced: int | float | None = None
+    progress_announced_at: int | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -109,6 +113,7 @@ class Job:
                 "last_polled_at": self.last_polled_at,
                 "next_poll_at": int(self.next_poll_at) if self.active and self.next_poll_at is not None else None,
                 "duration": self.duration,
+                "events": ["progress"] if self.progress_events else [],
             },
         }
 

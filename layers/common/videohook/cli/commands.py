@@ -43,6 +43,8 @@ def track(args: argparse.Namespace) -> int:
         body["metadata"] = dict(args.meta)
     if args.duration is not None:
         body["duration"] = args.duration
+    if args.progress_events:
+        body["events"] = ["progress"]
     with JobsApi(target_of(args)) as api:
         job, created = api.track(body)
     _print_job(args, job, "tracking (new)" if created else "already tracked")

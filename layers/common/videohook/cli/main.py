@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     track = job_command("track", commands.track, "start tracking a video job (POST /v1/jobs)")
     track.add_argument("--callback", metavar="URL", help="https URL that receives the signed webhook")
     track.add_argument(
+        "--progress-events", action="store_true", help="also announce video.progress events for this job (opt-in)"
+    )
+    track.add_argument(
         "--meta", metavar="KEY=VALUE", type=_meta, action="append", help="metadata pair (repeatable, up to 16)"
     )
     track.add_argument(
