@@ -125,7 +125,7 @@ def test_metrics_carry_the_dimension_the_dashboard_filters_on():
 
 def test_alarms_watch_emitted_metrics_and_notify_the_optional_topic(emitted):
     alarms = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert set(alarms) == {"PollerErrorsAlarm", "OldestPendingJobAlarm", "DeadLetterAlarm"}
+    assert set(alarms) == {"PollerErrorsAlarm", "OldestPendingJobAlarm", "DeadLetterAlarm", "ArchiveDeadLetterAlarm"}
     for properties in alarms.values():
         for actions in ("AlarmActions", "OKActions"):
             assert properties[actions] == {

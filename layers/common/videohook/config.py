@@ -37,6 +37,10 @@ class Settings:
     due_shards: int = 16
     job_retention_days: int = 30
     allow_loopback_callbacks: bool = False
+    # Archive (parameter ArchiveVideos): completed events go to the archive queue first (videohook.archive)
+    archive_queue_url: str = ""
+    archive_bucket: str = ""
+    archive_url_ttl_s: int = 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -49,6 +53,11 @@ class Settings:
             due_shards=int(_number(env, "DUE_SHARDS", 16, minimum=1, maximum=256, integer=True)),
             job_retention_days=int(_number(env, "JOB_RETENTION_DAYS", 30, minimum=1, integer=True)),
             allow_loopback_callbacks=env.get("ALLOW_LOOPBACK_CALLBACKS", "false").strip().lower() == "true",
+            archive_queue_url=env.get("ARCHIVE_QUEUE_URL", "").strip(),
+            archive_bucket=env.get("ARCHIVE_BUCKET", "").strip(),
+            archive_url_ttl_s=int(
+                _number(env, "ARCHIVE_URL_EXPIRES_SECONDS", 3600, minimum=60, maximum=604800, integer=True)
+            ),
         )
 
 

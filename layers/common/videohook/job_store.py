@@ -145,6 +145,25 @@ class DynamoJobStore:
             raise
         return True
 
+    # -- archive side (ArchiveFunction) ---------------------------------------------------------------
+    def record_archive(self, provider: str, video_id: str, archive: dict[str, Any]) -> Job | None:
+        """Add the archived copy to a job; None when the job no longer exists."""
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=_key(provider, video_id),
+                UpdateExpression="SET #archive = :archive, version = version + :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#archive": "archive"},  # a reserved word
+                ExpressionAttributeValues=_values({":archive": archive, ":one": 1}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _is_conflict(exc):
+                return None
+            raise
+        return self._from_item(answer["Attributes"])
+
     # -- operator side (the CLI's `videohook ls`; never on the poller's path) --------------------------
     def list_jobs(self, *, pending_only: bool = False, limit: int = 100) -> list[Job]:
         """Up to `limit` jobs, newest first: those still due (the due index, every shard), or any (a Scan)."""
@@ -221,6 +240,7 @@ class DynamoJobStore:
             "progress_events": job.progress_events or None,
             "progress_announced": job.progress_announced,
             "progress_announced_at": job.progress_announced_at,
+            "archive": job.archive,
         }
         data.update({name: value for name, value in optional.items() if value is not None})
         if job.pending_event is not None:
@@ -257,6 +277,7 @@ class DynamoJobStore:
             progress_events=bool(data.get("progress_events", False)),
             progress_announced=data.get("progress_announced"),
             progress_announced_at=data.get("progress_announced_at"),
+            archive=data.get("archive"),
             **{name: data.get(name) for name in VIDEO_FIELDS},
         )
 

@@ -77,6 +77,8 @@ class Job:
     progress_events: bool = False
     progress_announced: int | float | None = None
     progress_announced_at: int | None = None
+    # the archived copy (videohook.archive): {s3_uri, url, url_expires_at, bytes, sha256} or {error}
+    archive: dict[str, Any] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -106,6 +108,7 @@ class Job:
             "remixed_from_video_id": self.remixed_from_video_id,
             "metadata": dict(self.metadata),
             "callback_url": self.callback_url,
+            "archive": self.archive,
             "tracking": {
                 "active": self.active,
                 "polls": self.polls,

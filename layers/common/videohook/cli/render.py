@@ -45,6 +45,14 @@ def job_text(job: dict[str, Any]) -> str:
             lines.append(f"  {name:<11} {job[name]}")
     if link_of(job):
         lines.append(f"  {'error' if job.get('error') else 'video':<11} {link_of(job)}")
+    archive = job.get("archive") or {}
+    if archive.get("url"):
+        lines.append(
+            f"  archive     {archive.get('s3_uri')} ({archive.get('bytes')} bytes, sha256 {archive.get('sha256')})"
+        )
+        lines.append(f"  link        {archive['url']} (until {_when(archive.get('url_expires_at'))})")
+    elif archive.get("error"):
+        lines.append(f"  archive     not archived: {archive['error'].get('code')}: {archive['error'].get('message')}")
     if job.get("metadata"):
         lines.append("  metadata    " + ", ".join(f"{k}={v}" for k, v in sorted(job["metadata"].items())))
     if job.get("callback_url"):
