@@ -8,13 +8,18 @@ delay), records every request and every TCP connection, and verifies signatures 
         (hook,) = receiver.received("/flaky")
         event = hook.verify(secret)             # raises WebhookVerificationError when the signature is wrong
 
-With `tls=TlsFiles(...)` it speaks https with that certificate instead.
+With `tls=TlsFiles(...)` it speaks https with that certificate instead. Standalone, to watch what
+`local_invoke WebhookFunction -e events/webhook-sqs.json` (with ALLOW_LOOPBACK_CALLBACKS=true) sends:
+
+    python -m devtools.webhook_receiver --port 8787 --secret whsec_...
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +32,7 @@ from standardwebhooks import Webhook
 from devtools.tls_certs import TlsFiles
 
 LOOPBACK = "127.0.0.1"
+WATCH_LIMIT_S = 3600.0  # the standalone receiver stops by itself after this
 MAX_BODY_BYTES = 1024 * 1024
 MAX_DELAY_S = 30.0  # a scripted slow answer never holds a thread longer than this
 
@@ -54,9 +60,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, receiver: WebhookReceiver) -> None:
+    def __init__(self, receiver: WebhookReceiver, port: int) -> None:
         self.receiver = receiver
-        super().__init__((LOOPBACK, 0), _Handler)
+        super().__init__((LOOPBACK, port), _Handler)
 
     def get_request(self) -> tuple[Any, Any]:
         connection, address = super().get_request()
@@ -99,8 +105,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class WebhookReceiver:
-    def __init__(self, *, tls: TlsFiles | None = None) -> None:
+    def __init__(self, *, tls: TlsFiles | None = None, port: int = 0) -> None:
         self._tls = tls
+        self._port = port
         self._lock = threading.Lock()
         self._scripts: dict[str, list[ReceiverAnswer]] = {}
         self._received: list[ReceivedWebhook] = []
@@ -110,7 +117,7 @@ class WebhookReceiver:
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     def start(self) -> WebhookReceiver:
-        server = _Server(self)
+        server = _Server(self, self._port)
         if self._tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self._tls.server_cert, self._tls.server_key)
@@ -168,3 +175,31 @@ class WebhookReceiver:
             self._received.append(hook)
             script = self._scripts.get(hook.path) or [ReceiverAnswer()]
             return script.pop(0) if len(script) > 1 else script[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devtools.webhook_receiver", description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--secret", help="whsec_... (or the bare value) to verify signatures with")
+    options = parser.parse_args(argv)
+    with WebhookReceiver(port=options.port) as receiver:
+        print(f"listening on {receiver.url('/')} for {WATCH_LIMIT_S:g} s (Ctrl-C stops)", flush=True)
+        shown, deadline = 0, time.monotonic() + WATCH_LIMIT_S
+        with contextlib.suppress(KeyboardInterrupt):
+            while time.monotonic() < deadline:
+                for hook in receiver.received()[shown:]:
+                    shown += 1
+                    verdict = "not verified (no --secret)"
+                    if options.secret:
+                        try:
+                            hook.verify(options.secret)
+                            verdict = "signature verified"
+                        except Exception as exc:
+                            verdict = f"signature REJECTED: {exc}"
+                    print(f"POST {hook.path} webhook-id {hook.headers.get('webhook-id')}: {verdict}", flush=True)
+                time.sleep(0.2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
