@@ -49,6 +49,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/common/videohook devtools functions/poller/app.py
 	$(VENV)/bin/mypy functions/api/app.py
+	$(VENV)/bin/mypy functions/webhook/app.py
 	$(SAM) validate --lint
 
 fmt: $(VENV)/.installed

@@ -73,6 +73,8 @@ class Job:
     not_found_streak: int = 0
     error_streak: int = 0
     pending_event: PendingEvent | None = None
+    # webhook delivery attempts, oldest first, the last few only (see videohook.webhooks.delivery_record)
+    deliveries: tuple[dict[str, Any], ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -81,9 +83,10 @@ class Job:
     def with_changes(self, **changes: Any) -> Job:
         return replace(self, **changes)
 
-    def to_public(self) -> dict[str, Any]:
-        """The job object of the API and of every event's `data` (PRODUCT.md)."""
-        return {
+    def to_public(self, *, with_deliveries: bool = True) -> dict[str, Any]:
+        """The job object of the API and of every event's `data` (PRODUCT.md). Events leave out the webhook
+        delivery log (`with_deliveries=False`), so a replayed event has the same body as the first one."""
+        public: dict[str, Any] = {
             "object": "video",
             "id": self.video_id,
             "provider": self.provider,
@@ -111,6 +114,9 @@ class Job:
                 "duration": self.duration,
             },
         }
+        if with_deliveries:
+            public["tracking"]["deliveries"] = [dict(attempt) for attempt in self.deliveries]
+        return public
 
 
 @dataclass(frozen=True)

@@ -41,3 +41,12 @@ def record_run(report: RunReport) -> None:
         with single_metric(name="UnknownStatuses", unit=MetricUnit.Count, value=count) as metric:
             metric.add_dimension(name="raw_status", value=raw_status[:64] or "empty")
     logger.info("poller run finished", extra={"report": report.as_dict()})
+
+
+# -- webhooks -----------------------------------------------------------------------------------------------
+def record_webhook(outcome: str) -> None:
+    """EMF count of one webhook message by outcome (delivered, retrying, dead_lettered, gone, refused...)."""
+    if outcome != "skipped":  # most events have no callback_url: not worth a metric
+        metrics.add_metric(
+            name="Webhooks" + "".join(part.title() for part in outcome.split("_")), unit=MetricUnit.Count, value=1
+        )

@@ -5,12 +5,16 @@ from __future__ import annotations
 from functools import cache
 
 from videohook.aws import client
-from videohook.config import load_settings
+from videohook.config import ConfigError, load_settings
 from videohook.job_store import DynamoJobStore
 from videohook.poller import Poller
 from videohook.publisher import SnsPublisher
+from videohook.redelivery import Redelivery
 from videohook.secrets import SecretsManagerTokens
 from videohook.tracking import Tracking
+from videohook.webhook_delivery import WebhookDelivery
+from videohook.webhook_queue import SqsWebhookQueue
+from videohook.webhook_sender import HttpxWebhookSender, system_resolver
 
 
 @cache
@@ -37,3 +41,31 @@ def poller() -> Poller:
 @cache
 def tracking() -> Tracking:
     return Tracking(load_settings(), job_store())
+
+
+# -- webhooks -----------------------------------------------------------------------------------------------
+def _webhook_queue() -> SqsWebhookQueue:
+    settings = load_settings()
+    if not settings.webhook_queue_url:
+        raise ConfigError("WEBHOOK_QUEUE_URL is not set")
+    return SqsWebhookQueue(client("sqs"), settings.webhook_queue_url)
+
+
+@cache
+def webhook_delivery() -> WebhookDelivery:
+    settings = load_settings()
+    if not settings.webhook_secret_arn:
+        raise ConfigError("WEBHOOK_SECRET_ARN is not set")
+    return WebhookDelivery(
+        settings,
+        secrets=SecretsManagerTokens(),
+        sender=HttpxWebhookSender(timeout_s=settings.webhook_timeout_s),
+        queue=_webhook_queue(),
+        deliveries=job_store(),
+        resolve=system_resolver(),
+    )
+
+
+@cache
+def redelivery() -> Redelivery:
+    return Redelivery(load_settings(), job_store(), _webhook_queue())
