@@ -55,6 +55,7 @@ lint: setup
 	$(VENV)/bin/mypy layers/common/videohook devtools functions/poller/app.py
 	$(VENV)/bin/mypy functions/api/app.py
 	$(VENV)/bin/mypy functions/archive/app.py
+	$(VENV)/bin/mypy functions/webhook/app.py
 	$(SAM) validate --lint
 
 fmt: $(VENV)/.installed

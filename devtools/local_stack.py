@@ -6,6 +6,9 @@
 - ApiFunction's handler served over HTTP (devtools.api_server) and PollerFunction's handler called in a
   loop, both in this process with the variables template.yaml declares for them (as `sam local` resolves
   them), pointed at this stack;
+- the webhook side (devtools.local_webhooks): WebhookQueue subscribed to the topic, its dead-letter queue and
+  signing secret, and WebhookFunction invoked for the queued events after each poller run (callbacks may be
+  plain http to 127.0.0.1 here, the development flag);
 - a state file with the endpoints, so the other `videohook` commands find the stack without flags.
 
 It stops on Ctrl-C / SIGTERM (or after `max_seconds`) and removes its state file.
@@ -36,6 +39,7 @@ from devtools.local_invoke import (
     function_spec,
     load_template,
 )
+from devtools.local_webhooks import LocalWebhooks, deploy_webhooks, pump
 from devtools.sim_provider import SimProvider, standard_timeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +48,8 @@ SCHEDULE_EVENT = json.loads((ROOT / "events" / "poller-schedule.json").read_text
 # Local-only tokens of the simulated gateway (it checks them like a real one would).
 TOKENS = {"hingnet": "local-hingnet-token", "skyengine": "local-skyengine-token"}
 FAILING_MARK = "fail"
+# Webhook retries compressed for a person watching (the template's schedule spans 27.6 h).
+LOCAL_WEBHOOK_SCHEDULE = "0,2,5,10"
 
 
 def auto_timeline(style: str, video_id: str, seconds: float) -> list[dict[str, Any]]:
@@ -138,7 +144,11 @@ def serve(
             providers={name: (sim.base_url(name), token) for name, token in TOKENS.items()},
             template_path=TEMPLATE,
         )
-        os.environ.update(function_variables(stack.variables(), verbose=verbose))
+        webhooks = deploy_webhooks(
+            moto.endpoint_url, stack.topic_arn, template_path=str(TEMPLATE), retry_schedule=LOCAL_WEBHOOK_SCHEDULE
+        )
+        variables = {**stack.variables(), **webhooks.variables()}
+        os.environ.update(function_variables(variables, verbose=verbose))
         if not verbose:
             os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF blobs on stdout are for CloudWatch
         api = ApiServer(port=api_port).start()
@@ -155,8 +165,9 @@ def serve(
             started_at=int(time.time()),
         )
         write_state(state_path, state)
-        _banner(state, state_path, sim_seconds)
-        _poll_loop(poller, memory_mb, timeout_s, poll_every_s, max_seconds)
+        _banner(state, state_path, sim_seconds, webhooks)
+        overrides = {"Parameters": function_variables(variables, verbose=verbose)}
+        _poll_loop(poller, memory_mb, timeout_s, poll_every_s, max_seconds, lambda: _deliver(webhooks, overrides))
     except KeyboardInterrupt:
         print("\nstopping the local stack", flush=True)
     finally:
@@ -168,13 +179,25 @@ def serve(
     return 0
 
 
-def _banner(state: LocalState, state_path: Path, sim_seconds: float) -> None:
+def _deliver(webhooks: LocalWebhooks, overrides: dict[str, Any]) -> None:
+    """What Lambda's event source mapping does for WebhookFunction: hand it what is queued (if anything)."""
+    result = pump(webhooks, env_overrides=overrides, wait_s=0)
+    if result.received:
+        print(
+            f"[{time.strftime('%H:%M:%S')}] webhooks: {len(result.received)} handled, {len(result.failures)} to retry",
+            flush=True,
+        )
+
+
+def _banner(state: LocalState, state_path: Path, sim_seconds: float, webhooks: LocalWebhooks) -> None:
     print(
         f"videohook local stack (pid {state.pid}), everything on 127.0.0.1; Ctrl-C to stop\n"
         f"  API          {state.api_url}  (ApiFunction's handler, no auth)\n"
         f"  AWS (moto)   {state.aws_endpoint_url}  table {state.table_name}, topic {state.topic_arn}\n"
         f"  gateway      {state.sim_url}  providers {', '.join(TOKENS)}: any video id completes after "
         f"{sim_seconds:g}s, ids containing '{FAILING_MARK}' fail\n"
+        f"  webhooks     WebhookFunction for jobs with a callback_url (http://127.0.0.1 allowed here); the signing "
+        f"secret is {webhooks.secret_arn} in the local Secrets Manager\n"
         f"  state file   {state_path}\n"
         "try:\n"
         "  videohook events tail &\n"
@@ -184,7 +207,12 @@ def _banner(state: LocalState, state_path: Path, sim_seconds: float) -> None:
 
 
 def _poll_loop(
-    poller: Callable[[Any, Any], Any], memory_mb: int, timeout_s: int, every_s: float, max_seconds: float
+    poller: Callable[[Any, Any], Any],
+    memory_mb: int,
+    timeout_s: int,
+    every_s: float,
+    max_seconds: float,
+    after_run: Callable[[], None],
 ) -> None:
     started = time.monotonic()
     run = 0
@@ -205,4 +233,8 @@ def _poll_loop(
                     f"published {report['published']}, errors {report['errors']}",
                     flush=True,
                 )
+        try:
+            after_run()
+        except Exception as exc:
+            print(f"webhook delivery failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         time.sleep(max(0.0, every_s - (time.monotonic() - began)))

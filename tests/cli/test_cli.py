@@ -20,6 +20,8 @@ import boto3
 import pytest
 from videohook.cli import main
 
+from devtools.webhook_receiver import WebhookReceiver
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60
 COMMAND_TIMEOUT_S = 60
@@ -148,7 +150,7 @@ def tail_queues(stack: LocalStack) -> list[str]:
 
 def sqs_subscriptions(stack: LocalStack) -> list[dict]:
     answer = aws(stack, "sns").list_subscriptions_by_topic(TopicArn=stack.state["topic_arn"])
-    return [s for s in answer["Subscriptions"] if s["Protocol"] == "sqs"]
+    return [s for s in answer["Subscriptions"] if s["Protocol"] == "sqs" and "videohook-tail-" in s["Endpoint"]]
 
 
 def test_track_watch_and_tail_a_video_to_its_event(local_stack):
@@ -251,6 +253,24 @@ def test_tail_removes_its_queue_on_ctrl_c(local_stack):
             tail.kill()
     assert tail.returncode == 130, err
     assert tail_queues(local_stack) == [] and sqs_subscriptions(local_stack) == []
+
+
+def test_a_tracked_callback_gets_the_signed_webhook(local_stack):
+    video = vid("video_hook")
+    with WebhookReceiver() as receiver:
+        tracked = local_stack.cli.json("track", "hingnet", video, "--callback", receiver.url("/hooks/videohook"))
+        assert tracked["callback_url"] == receiver.url("/hooks/videohook")
+        watched = local_stack.cli.run("watch", "hingnet", video, "--interval", "0.3", "--timeout", "60")
+        assert watched.returncode == 0, watched.stderr
+        deadline = time.monotonic() + 30
+        while not receiver.received() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        (hook,) = receiver.received("/hooks/videohook")
+    secrets = aws(local_stack, "secretsmanager")
+    (entry,) = [e for e in secrets.list_secrets()["SecretList"] if e["Name"].startswith("videohook/webhook-signing")]
+    secret = secrets.get_secret_value(SecretId=entry["ARN"])["SecretString"]
+    event = hook.verify("whsec_" + secret)
+    assert event["type"] == "video.completed" and event["data"]["id"] == video
 
 
 def test_help_everywhere(capsys):

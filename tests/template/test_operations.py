@@ -1,4 +1,4 @@
-"""The operations part of template.yaml: the dashboard's JSON parses (with and without a dead-letter queue),
+"""The operations part of template.yaml: the dashboard's JSON parses (with and without archiving),
 charts exactly the metrics the code emits under the dimension it emits them with, its widgets fit the grid,
 and the alarms watch emitted metrics and notify the optional topic. (`sam validate --lint`, which covers
 the dashboard and the alarms too, runs in test_template.py.)"""
@@ -23,8 +23,9 @@ STACK = "local"  # what AWS::StackName resolves to without a stack
 EMIT = """
 import time
 from collections import Counter
-from videohook.observability import metrics, record_backlog, record_run
+from videohook.observability import metrics, record_backlog, record_run, record_webhook
 from videohook.poller import RunReport
+from videohook.webhooks import Outcome
 
 class Store:
     def backlog(self):
@@ -33,6 +34,8 @@ class Store:
 report = RunReport(faults=Counter({"hingnet:timeout": 1}), unknown_statuses=Counter({"baking": 1}))
 record_run(report)
 record_backlog(Store())
+for outcome in Outcome:
+    record_webhook(outcome.value)
 metrics.flush_metrics()
 """
 
@@ -88,19 +91,30 @@ def charted(body: dict) -> dict[str, set[tuple[str, ...]]]:
     return found
 
 
-@pytest.mark.parametrize("parameters", [{}, {"DeadLetterQueueName": "videohook-WebhookDLQ-1AB2C3"}])
+@pytest.mark.parametrize("parameters", [{}, {"ArchiveVideos": "true"}])
 def test_dashboard_charts_exactly_what_the_code_emits(emitted, parameters):
     body = dashboard(**parameters)
     assert charted(body) == emitted
-    assert {"PendingJobs", "OldestPendingAgeSeconds", "UpstreamFaults", "Polled", "Errors"} <= set(emitted)
+    assert {"PendingJobs", "OldestPendingAgeSeconds", "UpstreamFaults", "Polled", "WebhooksDeadLettered"} <= set(
+        emitted
+    )
 
 
-def test_dead_letter_widget_follows_the_queue_parameter():
-    without = json.dumps(dashboard())
-    with_queue = json.dumps(dashboard(DeadLetterQueueName="videohook-WebhookDLQ-1AB2C3"))
-    assert "ApproximateNumberOfMessagesVisible" not in without and "DeadLetterQueueName" in without
-    assert '"QueueName", "videohook-WebhookDLQ-1AB2C3"' in with_queue
-    assert RESOURCES["DeadLetterAlarm"]["Condition"] == "HasDeadLetterQueue"
+def test_dead_letters_of_webhooks_always_and_of_the_archive_when_it_is_on():
+    def queues(body):
+        return [
+            row[3]
+            for widget in body["widgets"]
+            for row in widget.get("properties", {}).get("metrics", [])
+            if row[0] == "AWS/SQS"
+        ]
+
+    assert queues(dashboard()) == ["WebhookDeadLetterQueue.QueueName"]  # GetAtt, as resolved without a stack
+    assert queues(dashboard(ArchiveVideos="true")) == [
+        "WebhookDeadLetterQueue.QueueName",
+        "ArchiveDeadLetterQueue.QueueName",
+    ]
+    assert RESOURCES["ArchiveDeadLetterAlarm"]["Condition"] == "ArchiveOn"
 
 
 def test_widgets_fit_the_grid_without_overlapping():
@@ -125,7 +139,12 @@ def test_metrics_carry_the_dimension_the_dashboard_filters_on():
 
 def test_alarms_watch_emitted_metrics_and_notify_the_optional_topic(emitted):
     alarms = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert set(alarms) == {"PollerErrorsAlarm", "OldestPendingJobAlarm", "DeadLetterAlarm", "ArchiveDeadLetterAlarm"}
+    assert set(alarms) == {
+        "PollerErrorsAlarm",
+        "OldestPendingJobAlarm",
+        "WebhookDeadLetterAlarm",
+        "ArchiveDeadLetterAlarm",
+    }
     for properties in alarms.values():
         for actions in ("AlarmActions", "OKActions"):
             assert properties[actions] == {

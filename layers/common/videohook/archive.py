@@ -85,7 +85,10 @@ class Archiver:
         if archive is None:
             archive = self._archive(job, data, attempt)
             job = self._store.record_archive(provider, video_id, archive) or job
-        announced = {**event, "data": job.to_public() if job is not None else {**data, "archive": archive}}
+        announced = {
+            **event,
+            "data": job.to_public(with_deliveries=False) if job is not None else {**data, "archive": archive},
+        }
         body = json.dumps(announced, separators=(",", ":"), ensure_ascii=False)
         attributes = {"type": event["type"], "provider": provider, "status": data["status"]}
         failed = self._publisher.publish([OutgoingEvent(event["id"], body, attributes)])

@@ -210,6 +210,41 @@ class DynamoJobStore:
         oldests = [oldest for _, oldest in shards if oldest is not None]
         return sum(count for count, _ in shards), min(oldests) if oldests else None
 
+    # -- webhook side ---------------------------------------------------------------------------------
+    def record_delivery(self, provider: str, video_id: str, attempt: dict[str, Any], *, keep: int) -> bool:
+        """Append a webhook delivery attempt to the job, keeping the last `keep`. False when the job is gone.
+
+        A conditional read-modify-write that bumps `version`, so a poller write based on an older read fails
+        instead of dropping the attempt (the poller only rewrites a finished job to re-publish its event).
+        """
+        for _ in range(3):
+            answer = self._client.get_item(
+                TableName=self._table,
+                Key=_key(provider, video_id),
+                ConsistentRead=True,
+                ProjectionExpression="version, deliveries",
+            )
+            if "Item" not in answer:
+                return False
+            current = {name: _plain(_deserializer.deserialize(value)) for name, value in answer["Item"].items()}
+            deliveries = [*(current.get("deliveries") or []), attempt][-keep:]
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=_key(provider, video_id),
+                    UpdateExpression="SET deliveries = :deliveries, version = version + :one",
+                    ConditionExpression="version = :version",
+                    ExpressionAttributeValues=_values(
+                        {":deliveries": deliveries, ":one": 1, ":version": current.get("version", 0)}
+                    ),
+                )
+            except ClientError as exc:
+                if _is_conflict(exc):
+                    continue
+                raise
+            return True
+        return False
+
     # -- mapping --------------------------------------------------------------------------------------
     def shard_of(self, provider: str, video_id: str) -> int:
         return zlib.crc32(f"{provider}#{video_id}".encode()) % self._due_shards
@@ -241,6 +276,7 @@ class DynamoJobStore:
             "progress_announced": job.progress_announced,
             "progress_announced_at": job.progress_announced_at,
             "archive": job.archive,
+            "deliveries": list(job.deliveries) or None,
         }
         data.update({name: value for name, value in optional.items() if value is not None})
         if job.pending_event is not None:
@@ -278,6 +314,7 @@ class DynamoJobStore:
             progress_announced=data.get("progress_announced"),
             progress_announced_at=data.get("progress_announced_at"),
             archive=data.get("archive"),
+            deliveries=tuple(data.get("deliveries") or ()),
             **{name: data.get(name) for name in VIDEO_FIELDS},
         )
 
@@ -300,6 +337,8 @@ def _number(value: Any) -> Any:
         return Decimal(str(value))
     if isinstance(value, dict):
         return {key: _number(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_number(item) for item in value]
     return value
 
 

@@ -79,6 +79,8 @@ class Job:
     progress_announced_at: int | None = None
     # the archived copy (videohook.archive): {s3_uri, url, url_expires_at, bytes, sha256} or {error}
     archive: dict[str, Any] | None = None
+    # webhook delivery attempts, oldest first, the last few only (see videohook.webhooks.delivery_record)
+    deliveries: tuple[dict[str, Any], ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -87,9 +89,10 @@ class Job:
     def with_changes(self, **changes: Any) -> Job:
         return replace(self, **changes)
 
-    def to_public(self) -> dict[str, Any]:
-        """The job object of the API and of every event's `data` (PRODUCT.md)."""
-        return {
+    def to_public(self, *, with_deliveries: bool = True) -> dict[str, Any]:
+        """The job object of the API and of every event's `data` (PRODUCT.md). Events leave out the webhook
+        delivery log (`with_deliveries=False`), so a replayed event has the same body as the first one."""
+        public: dict[str, Any] = {
             "object": "video",
             "id": self.video_id,
             "provider": self.provider,
@@ -119,6 +122,9 @@ class Job:
                 "events": ["progress"] if self.progress_events else [],
             },
         }
+        if with_deliveries:
+            public["tracking"]["deliveries"] = [dict(attempt) for attempt in self.deliveries]
+        return public
 
 
 @dataclass(frozen=True)

@@ -57,3 +57,12 @@ def record_backlog(store: DynamoJobStore) -> None:
     age = max(0, int(time.time()) - oldest_tracked_at) if oldest_tracked_at is not None else 0
     metrics.add_metric(name="PendingJobs", unit=MetricUnit.Count, value=pending)
     metrics.add_metric(name="OldestPendingAgeSeconds", unit=MetricUnit.Seconds, value=age)
+
+
+# -- webhooks -----------------------------------------------------------------------------------------------
+def record_webhook(outcome: str) -> None:
+    """EMF count of one webhook message by outcome (delivered, retrying, dead_lettered, gone, refused...)."""
+    if outcome != "skipped":  # most events have no callback_url: not worth a metric
+        metrics.add_metric(
+            name="Webhooks" + "".join(part.title() for part in outcome.split("_")), unit=MetricUnit.Count, value=1
+        )

@@ -44,7 +44,7 @@ def progress_event(job: Job) -> OutgoingEvent:
         "object": "event",
         "type": PROGRESS_EVENT,
         "created_at": job.progress_announced_at,
-        "data": job.to_public(),
+        "data": job.to_public(with_deliveries=False),
     }
     attributes = {"type": PROGRESS_EVENT, "provider": job.provider, "status": job.status.value}
     return OutgoingEvent(event_id, json.dumps(body, separators=(",", ":"), ensure_ascii=False), attributes)

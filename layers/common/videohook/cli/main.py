@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the whole stack on 127.0.0.1, no AWS and no Docker: moto in server mode with the "
         "table (from template.yaml), topic and secrets; the simulated gateway (providers hingnet and skyengine: "
         "any video id you track exists and completes after --sim-seconds; an id containing 'fail' fails); the "
-        "API served through ApiFunction's own handler; and PollerFunction's handler looping. Writes the endpoints "
+        "API served through ApiFunction's own handler; PollerFunction's handler looping; and WebhookFunction for "
+        "jobs with a callback (plain http to 127.0.0.1 allowed here). Writes the endpoints "
         "to --state-file so the other commands find the stack. Runs from the repository checkout (it imports "
         "devtools/ and reads template.yaml and functions/ there).",
         epilog=EXIT_CODES_HELP,
