@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from videohook.observability import logger, metrics, record_run
-from videohook.runtime import poller
+from videohook.observability import logger, metrics, record_backlog, record_run
+from videohook.runtime import job_store, poller
 
 
 @metrics.log_metrics
@@ -15,4 +15,5 @@ from videohook.runtime import poller
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     report = poller().run(context.get_remaining_time_in_millis)
     record_run(report)
+    record_backlog(job_store())  # operations: PendingJobs, OldestPendingAgeSeconds
     return report.as_dict()

@@ -40,6 +40,10 @@ class Settings:
     due_shards: int = 16
     job_retention_days: int = 30
     allow_loopback_callbacks: bool = False
+    # Archive (parameter ArchiveVideos): completed events go to the archive queue first (videohook.archive)
+    archive_queue_url: str = ""
+    archive_bucket: str = ""
+    archive_url_ttl_s: int = 3600
     # webhooks (WebhookFunction; the API's redeliver route sends to the same queue)
     webhook_secret_arn: str = ""
     webhook_queue_url: str = ""
@@ -57,6 +61,11 @@ class Settings:
             due_shards=int(_number(env, "DUE_SHARDS", 16, minimum=1, maximum=256, integer=True)),
             job_retention_days=int(_number(env, "JOB_RETENTION_DAYS", 30, minimum=1, integer=True)),
             allow_loopback_callbacks=env.get("ALLOW_LOOPBACK_CALLBACKS", "false").strip().lower() == "true",
+            archive_queue_url=env.get("ARCHIVE_QUEUE_URL", "").strip(),
+            archive_bucket=env.get("ARCHIVE_BUCKET", "").strip(),
+            archive_url_ttl_s=int(
+                _number(env, "ARCHIVE_URL_EXPIRES_SECONDS", 3600, minimum=60, maximum=604800, integer=True)
+            ),
             webhook_secret_arn=env.get("WEBHOOK_SECRET_ARN", "").strip(),
             webhook_queue_url=env.get("WEBHOOK_QUEUE_URL", "").strip(),
             webhook_retry_schedule=parse_retry_schedule(env.get("WEBHOOK_RETRY_SCHEDULE", "")),

@@ -73,6 +73,12 @@ class Job:
     not_found_streak: int = 0
     error_streak: int = 0
     pending_event: PendingEvent | None = None
+    # opt-in video.progress events (videohook.progress): the progress last announced, and when
+    progress_events: bool = False
+    progress_announced: int | float | None = None
+    progress_announced_at: int | None = None
+    # the archived copy (videohook.archive): {s3_uri, url, url_expires_at, bytes, sha256} or {error}
+    archive: dict[str, Any] | None = None
     # webhook delivery attempts, oldest first, the last few only (see videohook.webhooks.delivery_record)
     deliveries: tuple[dict[str, Any], ...] = ()
 
@@ -105,6 +111,7 @@ class Job:
             "remixed_from_video_id": self.remixed_from_video_id,
             "metadata": dict(self.metadata),
             "callback_url": self.callback_url,
+            "archive": self.archive,
             "tracking": {
                 "active": self.active,
                 "polls": self.polls,
@@ -112,6 +119,7 @@ class Job:
                 "last_polled_at": self.last_polled_at,
                 "next_poll_at": int(self.next_poll_at) if self.active and self.next_poll_at is not None else None,
                 "duration": self.duration,
+                "events": ["progress"] if self.progress_events else [],
             },
         }
         if with_deliveries:

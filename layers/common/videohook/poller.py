@@ -27,6 +27,7 @@ from videohook.models import Job
 from videohook.observability import logger
 from videohook.polling import Decision, Fault, PollPolicy, decide
 from videohook.ports import EventPublisher, JobStore, OutgoingEvent, TokenSource
+from videohook.progress import announce_progress, progress_event
 from videohook.provider_client import fetch_video, make_http_client
 
 # Stop starting polls this long before the function's timeout; writes and publishes need the rest.
@@ -66,6 +67,7 @@ class _Run:
     lease_until: float
     report: RunReport = field(default_factory=RunReport)
     to_publish: list[Job] = field(default_factory=list)
+    progress: list[Job] = field(default_factory=list)  # opt-in video.progress events (best effort)
     paused_until: dict[str, float] = field(default_factory=dict)
     unauthorized_logged: set[str] = field(default_factory=set)
 
@@ -174,6 +176,8 @@ class Poller:
         updated = decision.job
         if decision.event is not None:
             updated = updated.with_changes(next_poll_at=run.lease_until)
+        announced = announce_progress(job, updated, now)  # recorded in the same write as the poll
+        updated = announced or updated
         try:
             saved = await asyncio.to_thread(self._store.save, updated, now=now)
         except Exception:
@@ -186,6 +190,8 @@ class Poller:
             run.report.conflicts += 1
             return
         run.report.changed += decision.changed
+        if announced is not None:
+            run.progress.append(saved)
         if decision.event is not None:
             run.to_publish.append(saved)
             if saved.status.value == "completed":
@@ -219,6 +225,7 @@ class Poller:
             )
 
     def _publish(self, run: _Run) -> None:
+        self._publish_progress(run)
         if not run.to_publish:
             return
         outgoing = []
@@ -247,6 +254,18 @@ class Poller:
                 # The event stays pending under its lease; the next run after the lease settles it.
                 run.report.errors += 1
                 logger.exception("cannot settle pending event", extra=_event_log(job))
+
+    def _publish_progress(self, run: _Run) -> None:
+        """Best effort: a progress event SNS refuses is logged, not retried (the next one supersedes it)."""
+        if not run.progress:
+            return
+        events = [progress_event(job) for job in run.progress]
+        try:
+            failed = self._publisher.publish(events)
+        except Exception as exc:
+            failed = {event.event_id: type(exc).__name__ for event in events}
+        if failed:
+            logger.warning("progress events not published", extra={"count": len(failed)})
 
 
 def _event_log(job: Job) -> dict[str, Any]:

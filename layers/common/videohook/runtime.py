@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from functools import cache
 
+from videohook.archive import Archiver
 from videohook.aws import client
 from videohook.config import ConfigError, load_settings
+from videohook.event_routing import RoutedPublisher, SqsEventQueue
 from videohook.job_store import DynamoJobStore
 from videohook.poller import Poller
+from videohook.ports import EventPublisher
 from videohook.publisher import SnsPublisher
 from videohook.redelivery import Redelivery
 from videohook.secrets import SecretsManagerTokens
@@ -32,10 +35,26 @@ def job_store() -> DynamoJobStore:
 def poller() -> Poller:
     settings = load_settings()
     if not settings.events_topic_arn:
-        from videohook.config import ConfigError
-
         raise ConfigError("EVENTS_TOPIC_ARN is not set")
-    return Poller(settings, job_store(), SnsPublisher(client("sns"), settings.events_topic_arn), SecretsManagerTokens())
+    return Poller(settings, job_store(), event_publisher(), SecretsManagerTokens())
+
+
+def event_publisher() -> EventPublisher:
+    """The topic; with archiving on, completed events go to the archive queue first (ArchiveFunction)."""
+    settings = load_settings()
+    topic = SnsPublisher(client("sns"), settings.events_topic_arn)
+    if not settings.archive_queue_url:
+        return topic
+    return RoutedPublisher(topic, {"video.completed": SqsEventQueue(client("sqs"), settings.archive_queue_url)})
+
+
+@cache
+def archiver() -> Archiver:
+    settings = load_settings()
+    if not settings.archive_bucket or not settings.events_topic_arn:
+        raise ConfigError("ARCHIVE_BUCKET and EVENTS_TOPIC_ARN must be set for ArchiveFunction")
+    topic = SnsPublisher(client("sns"), settings.events_topic_arn)
+    return Archiver(settings, job_store(), SecretsManagerTokens(), client("s3"), topic)
 
 
 @cache
