@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from videohook.observability import logger, metrics, record_dispatch, record_run
-from videohook.runtime import dispatcher, poller
+from videohook.observability import logger, metrics, record_backlog, record_dispatch, record_run
+from videohook.runtime import dispatcher, job_store, poller
 
 
 @metrics.log_metrics
@@ -18,7 +18,9 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if fan_out is not None:
         dispatched = fan_out.dispatch()
         record_dispatch(dispatched)
+        record_backlog(job_store())  # operations: PendingJobs, OldestPendingAgeSeconds
         return dispatched.as_dict()
     report = poller().run(context.get_remaining_time_in_millis)
     record_run(report)
+    record_backlog(job_store())  # operations: PendingJobs, OldestPendingAgeSeconds
     return report.as_dict()

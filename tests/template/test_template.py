@@ -54,8 +54,10 @@ def test_sam_build_succeeds_with_the_shared_package_in_the_layer(tmp_path):
     assert compiled and all("cpython-313-aarch64-linux-gnu" in path.name for path in compiled), compiled
     assert all("aarch64" in path.name for path in layer.glob("*/*.so")), list(layer.glob("*/*.so"))
     assert (build_dir / "PollerWorkerFunction" / "app.py").is_file()
+    assert (layer / "standardwebhooks").is_dir()
     assert (build_dir / "PollerFunction" / "app.py").is_file()
     assert (build_dir / "ApiFunction" / "app.py").is_file()
+    assert (build_dir / "WebhookFunction" / "app.py").is_file()
 
 
 def test_every_variable_the_code_reads_is_declared():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
@@ -9,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 if TYPE_CHECKING:
     from videohook.fan_out import DispatchReport
+    from videohook.job_store import DynamoJobStore
     from videohook.poller import RunReport
 
 logger = Logger()
@@ -49,3 +51,26 @@ def record_dispatch(report: DispatchReport) -> None:
     metrics.add_metric(name="WorkersStarted", unit=MetricUnit.Count, value=report.launched)
     metrics.add_metric(name="WorkersNotStarted", unit=MetricUnit.Count, value=report.failed)
     logger.info("poller workers started", extra={"report": report.as_dict()})
+
+
+def record_backlog(store: DynamoJobStore) -> None:
+    """`PendingJobs` (jobs still polled or with an event to publish) and `OldestPendingAgeSeconds` (since the
+    oldest of them was tracked; 0 when none), for the dashboard and the OldestPendingJobAlarm. Emitted at
+    every run, so missing data means the poller is not running. Never fails the run."""
+    try:
+        pending, oldest_tracked_at = store.backlog()
+    except Exception:
+        logger.exception("cannot measure the backlog")
+        return
+    age = max(0, int(time.time()) - oldest_tracked_at) if oldest_tracked_at is not None else 0
+    metrics.add_metric(name="PendingJobs", unit=MetricUnit.Count, value=pending)
+    metrics.add_metric(name="OldestPendingAgeSeconds", unit=MetricUnit.Seconds, value=age)
+
+
+# -- webhooks -----------------------------------------------------------------------------------------------
+def record_webhook(outcome: str) -> None:
+    """EMF count of one webhook message by outcome (delivered, retrying, dead_lettered, gone, refused...)."""
+    if outcome != "skipped":  # most events have no callback_url: not worth a metric
+        metrics.add_metric(
+            name="Webhooks" + "".join(part.title() for part in outcome.split("_")), unit=MetricUnit.Count, value=1
+        )

@@ -33,6 +33,7 @@ from videohook.models import Job
 from videohook.observability import logger
 from videohook.polling import Decision, Fault, PollPolicy, decide
 from videohook.ports import EventPublisher, JobStore, OutgoingEvent, TokenSource
+from videohook.progress import announce_progress, progress_event
 from videohook.provider_client import fetch_video, make_http_client
 
 # Stop starting polls this long before the function's timeout; writes and publishes need the rest.
@@ -82,6 +83,7 @@ class _Run:
     report: RunReport = field(default_factory=RunReport)
     to_publish: list[Job] = field(default_factory=list)
     publishing: list[asyncio.Task[None]] = field(default_factory=list)
+    progress: list[Job] = field(default_factory=list)  # opt-in video.progress events (best effort)
     paused_until: dict[str, float] = field(default_factory=dict)
     unauthorized_logged: set[str] = field(default_factory=set)
 
@@ -152,6 +154,9 @@ class Poller:
         self._announce(run, flush=True)
         await asyncio.gather(*run.publishing)
         run.publishing.clear()
+        if run.progress:
+            await asyncio.to_thread(self._publish_progress, run)
+            run.progress.clear()
         return len(pollable)
 
     async def _next_sweep_at(self, run: _Run) -> float | None:
@@ -231,6 +236,8 @@ class Poller:
         updated = decision.job
         if decision.event is not None:
             updated = updated.with_changes(next_poll_at=run.lease_until)
+        announced = announce_progress(job, updated, now)  # recorded in the same write as the poll
+        updated = announced or updated
         try:
             saved = await asyncio.to_thread(self._store.save, updated, now=now)
         except Exception:
@@ -243,6 +250,8 @@ class Poller:
             run.report.conflicts += 1
             return
         run.report.changed += decision.changed
+        if announced is not None:
+            run.progress.append(saved)
         if decision.event is not None:
             run.to_publish.append(saved)
             self._announce(run)
@@ -322,6 +331,18 @@ class Poller:
             logger.exception("cannot settle pending event", extra=_event_log(job))
             return (outcome, "errors")
         return (outcome,)
+
+    def _publish_progress(self, run: _Run) -> None:
+        """Best effort: a progress event SNS refuses is logged, not retried (the next one supersedes it)."""
+        if not run.progress:
+            return
+        events = [progress_event(job) for job in run.progress]
+        try:
+            failed = self._publisher.publish(events)
+        except Exception as exc:
+            failed = {event.event_id: type(exc).__name__ for event in events}
+        if failed:
+            logger.warning("progress events not published", extra={"count": len(failed)})
 
 
 def _event_log(job: Job) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from videohook.models import Job
+from videohook.ssrf import Destination
+from videohook.webhooks import Answer
 
 
 @dataclass(frozen=True)
@@ -41,3 +43,17 @@ class WorkerLauncher(Protocol):
     def launch(self, shards: Sequence[int]) -> None:
         """Start a poller worker on these shards of the due index; raise if it could not be started."""
         ...
+
+
+# -- webhooks ---------------------------------------------------------------------------------------------
+class WebhookSender(Protocol):
+    def send(self, destination: Destination, body: bytes, headers: Mapping[str, str]) -> Answer: ...
+
+
+class WebhookQueue(Protocol):
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None: ...
+    def send(self, body: str, attributes: Mapping[str, str]) -> str: ...
+
+
+class DeliveryLog(Protocol):
+    def record_delivery(self, provider: str, video_id: str, attempt: dict[str, Any], *, keep: int) -> bool: ...

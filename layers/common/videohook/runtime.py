@@ -1,7 +1,7 @@
 """Wiring: the use cases built from the settings and the real adapters, once per cold start.
 
-Imports are made where a use case is built, so each function loads only what it uses: the API never
-loads the poller's HTTP stack, the fan-out dispatcher neither (docs/performance.md, benchmark 2).
+Imports are made where a use case is built, so each function loads only what it uses: the API never loads
+the poller's HTTP stack, the fan-out dispatcher neither (docs/performance.md, benchmark 2).
 """
 
 from __future__ import annotations
@@ -12,10 +12,15 @@ from typing import TYPE_CHECKING
 from videohook.config import ConfigError, load_fan_out, load_settings
 
 if TYPE_CHECKING:
+    from videohook.archive import Archiver
     from videohook.fan_out import Dispatcher
     from videohook.job_store import DynamoJobStore
     from videohook.poller import Poller
+    from videohook.ports import EventPublisher
+    from videohook.redelivery import Redelivery
     from videohook.tracking import Tracking
+    from videohook.webhook_delivery import WebhookDelivery
+    from videohook.webhook_queue import SqsWebhookQueue
 
 
 @cache
@@ -34,15 +39,26 @@ def job_store() -> DynamoJobStore:
 
 @cache
 def poller() -> Poller:
-    from videohook.aws import client
     from videohook.poller import Poller
-    from videohook.publisher import SnsPublisher
     from videohook.secrets import SecretsManagerTokens
 
     settings = load_settings()
     if not settings.events_topic_arn:
         raise ConfigError("EVENTS_TOPIC_ARN is not set")
-    return Poller(settings, job_store(), SnsPublisher(client("sns"), settings.events_topic_arn), SecretsManagerTokens())
+    return Poller(settings, job_store(), event_publisher(), SecretsManagerTokens())
+
+
+def event_publisher() -> EventPublisher:
+    """The topic; with archiving on, completed events go to the archive queue first (ArchiveFunction)."""
+    from videohook.aws import client
+    from videohook.event_routing import RoutedPublisher, SqsEventQueue
+    from videohook.publisher import SnsPublisher
+
+    settings = load_settings()
+    topic = SnsPublisher(client("sns"), settings.events_topic_arn)
+    if not settings.archive_queue_url:
+        return topic
+    return RoutedPublisher(topic, {"video.completed": SqsEventQueue(client("sqs"), settings.archive_queue_url)})
 
 
 @cache
@@ -60,7 +76,58 @@ def dispatcher() -> Dispatcher | None:
 
 
 @cache
+def archiver() -> Archiver:
+    from videohook.archive import Archiver
+    from videohook.aws import client
+    from videohook.publisher import SnsPublisher
+    from videohook.secrets import SecretsManagerTokens
+
+    settings = load_settings()
+    if not settings.archive_bucket or not settings.events_topic_arn:
+        raise ConfigError("ARCHIVE_BUCKET and EVENTS_TOPIC_ARN must be set for ArchiveFunction")
+    topic = SnsPublisher(client("sns"), settings.events_topic_arn)
+    return Archiver(settings, job_store(), SecretsManagerTokens(), client("s3"), topic)
+
+
+@cache
 def tracking() -> Tracking:
     from videohook.tracking import Tracking
 
     return Tracking(load_settings(), job_store())
+
+
+# -- webhooks -----------------------------------------------------------------------------------------------
+def _webhook_queue() -> SqsWebhookQueue:
+    from videohook.aws import client
+    from videohook.webhook_queue import SqsWebhookQueue
+
+    settings = load_settings()
+    if not settings.webhook_queue_url:
+        raise ConfigError("WEBHOOK_QUEUE_URL is not set")
+    return SqsWebhookQueue(client("sqs"), settings.webhook_queue_url)
+
+
+@cache
+def webhook_delivery() -> WebhookDelivery:
+    from videohook.secrets import SecretsManagerTokens
+    from videohook.webhook_delivery import WebhookDelivery
+    from videohook.webhook_sender import HttpxWebhookSender, system_resolver
+
+    settings = load_settings()
+    if not settings.webhook_secret_arn:
+        raise ConfigError("WEBHOOK_SECRET_ARN is not set")
+    return WebhookDelivery(
+        settings,
+        secrets=SecretsManagerTokens(),
+        sender=HttpxWebhookSender(timeout_s=settings.webhook_timeout_s),
+        queue=_webhook_queue(),
+        deliveries=job_store(),
+        resolve=system_resolver(),
+    )
+
+
+@cache
+def redelivery() -> Redelivery:
+    from videohook.redelivery import Redelivery
+
+    return Redelivery(load_settings(), job_store(), _webhook_queue())

@@ -36,6 +36,7 @@ class Tracking:
             metadata=request.metadata,
             callback_url=request.callback_url,
             duration=request.duration,
+            progress_events=request.progress_events,
             tracked_at=int(now),
             next_poll_at=now + first_poll_delay(self._settings.poll_interval_s),
         )
