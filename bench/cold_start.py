@@ -43,7 +43,11 @@ TARGET_MS = 250.0
 
 FUNCTIONS: dict[str, dict[str, Any]] = {
     "PollerFunction": {"code": "functions/poller", "wiring": "runtime.poller()", "lazy": ["http_transport"]},
-    "PollerWorkerFunction": {"code": "functions/poller_worker", "wiring": "runtime.poller()", "lazy": []},
+    "PollerWorkerFunction": {
+        "code": "functions/poller_worker",
+        "wiring": "runtime.poller()",
+        "lazy": ["http_transport"],
+    },
     "ApiFunction": {"code": "functions/api", "wiring": "runtime.tracking()", "lazy": []},
 }
 
@@ -204,17 +208,18 @@ def run(samples: int, out_dir: Path | None = None) -> dict[str, Any]:
             r["wiring_ms"],
             r["first_run_imports_ms"],
             r["ready_ms"],
-            r["bare_interpreter_ms"],
-            f"init <= {TARGET_MS:g}",
-            r["init_ms"] <= TARGET_MS,
+            "met" if r["init_ms"] <= TARGET_MS else "not met",
+            "met" if r["ready_ms"] <= TARGET_MS else "not met",
         ]
         for r in results
     ]
-    headers = ["function", "init ms", "init p90", "+ wiring ms", "+ 1st-run imports", "total ms", "bare", "target"]
-    text = table([*headers, "met"], rows)
+    headers = ["function", "INIT ms", "INIT p90", "+ clients, settings", "+ 1st-run imports", "to first work"]
+    text = table([*headers, f"INIT <= {TARGET_MS:g}", f"first work <= {TARGET_MS:g}"], rows)
     text += (
-        "\n\nms after a bare interpreter is up (median); init = `import app`, seeing only the packages of"
-        " the Lambda runtime and the layers."
+        "\n\nms after a bare interpreter is up (median of the samples). INIT = `import app` (Lambda's Init"
+        " Duration), seeing only the packages of the Lambda runtime and the layers; then what the first"
+        " invoke adds before its work: settings, boto3 (imported with the first client), the clients,"
+        " and modules imported on the first run (the poller's aiohttp transport)."
     )
     result = {"target_ms": TARGET_MS, "python": sys.version.split()[0], "functions": results}
     reproduce = f"python -m bench.cold_start --samples {samples}"
