@@ -223,6 +223,9 @@ def _empty_publish_batch_answer() -> bytes:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of concurrent polls would see SYNs dropped and
+    # retried a second later, which no real gateway does.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], proxy: FaultProxy) -> None:
         self.proxy = proxy

@@ -366,6 +366,9 @@ class SimProvider:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of concurrent polls would see SYNs dropped and
+    # retried a second later, which no real gateway does.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], sim: SimProvider) -> None:
         self.sim = sim

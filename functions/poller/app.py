@@ -15,4 +15,5 @@ from videohook.runtime import poller
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     report = poller().run(context.get_remaining_time_in_millis)
     record_run(report)
+    report.raise_for_failure()  # a provider token could not be read: the invocation fails, naming the secret
     return report.as_dict()

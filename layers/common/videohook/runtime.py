@@ -6,6 +6,7 @@ from functools import cache
 
 from videohook.aws import client
 from videohook.config import load_settings
+from videohook.coordination import DynamoRunCoordination
 from videohook.job_store import DynamoJobStore
 from videohook.poller import Poller
 from videohook.publisher import SnsPublisher
@@ -31,7 +32,13 @@ def poller() -> Poller:
         from videohook.config import ConfigError
 
         raise ConfigError("EVENTS_TOPIC_ARN is not set")
-    return Poller(settings, job_store(), SnsPublisher(client("sns"), settings.events_topic_arn), SecretsManagerTokens())
+    return Poller(
+        settings,
+        job_store(),
+        SnsPublisher(client("sns"), settings.events_topic_arn),
+        SecretsManagerTokens(),
+        coordination=DynamoRunCoordination(client("dynamodb"), settings.jobs_table),
+    )
 
 
 @cache
