@@ -12,7 +12,10 @@ is forwarded to the upstream endpoint unless a rule says otherwise. Rules match 
 - ``partial``      (sns:PublishBatch only) the entries chosen by ``fail_entries`` are not forwarded and come back
                    in the answer's ``Failed`` list, the rest is published
 
-Every rule is bounded by ``times`` (None: until removed) and applies to every ``every``-th matching request.
+Every rule is bounded by ``times`` (None: until removed), applies to every ``every``-th matching request, and
+may narrow its match with ``match`` (a predicate on the request body, e.g. only writes of a pending event) and
+``max_attempt`` (only botocore's tries up to that number, read from its ``amz-sdk-request`` header: with 2,
+a request fails at most twice and its third try goes through).
 Standard library only; binds loopback only.
 """
 
@@ -45,6 +48,8 @@ class FaultRule:
     times: int | None = None  # injections left; None = unbounded
     every: int = 1  # inject on every n-th matching request
     fail_entries: Callable[[int, str], bool] | None = None  # partial: (position, message body) -> fail it?
+    match: Callable[[bytes], bool] | None = None  # only requests whose body satisfies this
+    max_attempt: int | None = None  # only botocore's attempts up to this number
     seen: int = 0
 
     def __post_init__(self) -> None:
@@ -107,10 +112,14 @@ class FaultProxy:
             return sum(self.injected.values())
 
     # -- request handling (handler threads) -----------------------------------------------------------
-    def _pick(self, operation: str) -> FaultRule | None:
+    def _pick(self, operation: str, body: bytes, attempt: int) -> FaultRule | None:
         with self._lock:
             for rule in self._rules:
                 if rule.operation not in ("*", operation) or rule.times == 0:
+                    continue
+                if rule.match is not None and not rule.match(body):
+                    continue
+                if rule.max_attempt is not None and attempt > rule.max_attempt:
                     continue
                 rule.seen += 1
                 if rule.seen % rule.every:
@@ -245,7 +254,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
         operation = operation_of(headers, body)
-        rule = proxy._pick(operation)
+        attempt = re.search(r"attempt=(\d+)", headers.get("amz-sdk-request", ""))
+        rule = proxy._pick(operation, body, int(attempt.group(1)) if attempt else 1)
         fault = rule.fault if rule is not None else None
         if fault == "drop":
             self.close_connection = True

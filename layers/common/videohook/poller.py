@@ -250,7 +250,7 @@ class Poller:
                 ]
             if not tasks:
                 return
-            _, late = await asyncio.wait(tasks, timeout=max(0.0, run.deadline + SAVE_GRACE_S - self._clock()))
+            done, late = await asyncio.wait(tasks, timeout=max(0.0, run.deadline + SAVE_GRACE_S - self._clock()))
             if late:
                 # Out of time: whatever is still running is abandoned; those jobs stay due, unchanged.
                 run.report.out_of_time = True
@@ -261,6 +261,8 @@ class Poller:
                 for task in late:
                     task.cancel()
                 await asyncio.gather(*late, return_exceptions=True)
+            for task in done:
+                task.result()  # _poll_one handles every Exception; anything else (a bug, an exit) must surface
 
     async def _token(self, run: _Run, provider: ProviderSettings) -> str | None:
         try:
