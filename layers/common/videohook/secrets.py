@@ -24,7 +24,8 @@ class SecretsManagerTokens:
         try:
             value = self._provider.get(secret_id, max_age=TOKEN_CACHE_S)
         except parameters.GetParameterError as exc:
-            raise TokenUnavailable(f"cannot read secret {secret_id!r}: {type(exc.__cause__ or exc).__name__}") from None
+            cause = exc.__cause__ or exc.__context__ or exc  # Powertools wraps the botocore error
+            raise TokenUnavailable(f"cannot read secret {secret_id!r}: {type(cause).__name__}") from None
         if not isinstance(value, str) or not value.strip():
             raise TokenUnavailable(f"secret {secret_id!r} holds no token string")
         return value.strip()

@@ -234,6 +234,29 @@ class Harness:
         self.reports.append(report)
         return report
 
+    def invoke(
+        self,
+        *,
+        extra_env: dict[str, str] | None = None,
+        function_timeout_s: int | None = None,
+        providers: dict[str, dict[str, Any]] | None = None,
+        **variables: str,
+    ) -> Any:
+        """One PollerFunction invoke from template.yaml through local_invoke (a fresh process), optionally
+        with a shorter function Timeout than the template's, as a test of the deadline needs."""
+        from devtools.local_invoke import function_spec, invoke_spec, load_template
+
+        root = Path(__file__).resolve().parents[3]
+        spec = function_spec(load_template(root / "template.yaml"), "PollerFunction")
+        if function_timeout_s is not None:
+            spec = dataclasses.replace(spec, timeout=function_timeout_s)
+        if providers is not None:
+            variables["PROVIDERS"] = json.dumps(providers)
+        event = json.loads((root / "events" / "poller-schedule.json").read_text())
+        result = invoke_spec(spec, event, env_overrides=self.deployed.env_overrides(**variables), extra_env=extra_env)
+        LEDGER.runs += 1
+        return result
+
     def track(
         self, provider: str, video_id: str, timeline: list[dict], *, style: str | None = None, **body: Any
     ) -> Job:
