@@ -51,6 +51,7 @@ class Ledger:
     ids_per_transition: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     at_least_once_redeliveries: int = 0  # only from the two windows nothing can close (see reliability.md)
     tests: int = 0
+    api_answers: Counter[int] = field(default_factory=Counter)  # status codes of the API property tests
 
     def summary(self) -> dict[str, Any]:
         delivered = set(self.deliveries)
@@ -71,6 +72,8 @@ class Ledger:
             "transitions_with_more_than_one_id": sum(len(ids) > 1 for ids in self.ids_per_transition.values()),
             "duplicate_deliveries": duplicates,
             "duplicate_deliveries_outside_at_least_once_windows": duplicates - self.at_least_once_redeliveries,
+            "api_requests": sum(self.api_answers.values()),
+            "api_answers": {str(status): count for status, count in sorted(self.api_answers.items())},
         }
 
 
@@ -78,7 +81,7 @@ LEDGER = Ledger()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not LEDGER.tests:
+    if not LEDGER.tests and not LEDGER.api_answers:
         return
     summary = LEDGER.summary()
     target = Path(
