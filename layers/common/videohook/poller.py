@@ -155,7 +155,7 @@ class Poller:
             await self._load_pauses(run, {job.provider for job in pollable})
             await self._poll_all(run, pollable)
             await self._record_pauses(run)
-            await self._call(run, self._publish, run)
+            await self._publish(run)
         finally:
             await self._release_shards(run)
 
@@ -362,7 +362,7 @@ class Poller:
             extra = {**where, "video_id": decision.job.video_id, "detail": fault.detail[:300]}
             logger.warning("upstream fault; the job backs off", extra=extra)
 
-    def _publish(self, run: _Run) -> None:
+    async def _publish(self, run: _Run) -> None:
         if not run.to_publish:
             return
         outgoing = []
@@ -371,26 +371,29 @@ class Poller:
             body, attributes = event_message(job, job.pending_event)
             outgoing.append(OutgoingEvent(job.pending_event.id, body, attributes))
         try:
-            failed = self._publisher.publish(outgoing)
+            failed = await self._call(run, self._publisher.publish, outgoing)
         except Exception as exc:
             failed = {event.event_id: type(exc).__name__ for event in outgoing}
         now = self._clock()
-        for job in run.to_publish:
-            assert job.pending_event is not None
-            reason = failed.get(job.pending_event.id)
-            try:
-                if reason is None:
-                    run.report.published += 1
-                    self._store.clear_pending(job, now=now)
-                    logger.info("event published", extra=_event_log(job))
-                else:
-                    run.report.publish_failed += 1
-                    logger.error("event not published; it stays pending", extra={**_event_log(job), "reason": reason})
-                    self._store.release_pending(job, now=now)
-            except Exception:
-                # The event stays pending under its lease; the next run after the lease settles it.
-                run.report.errors += 1
-                logger.exception("cannot settle pending event", extra=_event_log(job))
+        # Settled concurrently: an event SNS has but whose clearing write is late gets published again.
+        await asyncio.gather(*(self._settle(run, job, failed, now) for job in run.to_publish))
+
+    async def _settle(self, run: _Run, job: Job, failed: dict[str, str], now: float) -> None:
+        assert job.pending_event is not None
+        reason = failed.get(job.pending_event.id)
+        try:
+            if reason is None:
+                run.report.published += 1
+                await self._call(run, self._store.clear_pending, job, now=now)
+                logger.info("event published", extra=_event_log(job))
+            else:
+                run.report.publish_failed += 1
+                logger.error("event not published; it stays pending", extra={**_event_log(job), "reason": reason})
+                await self._call(run, self._store.release_pending, job, now=now)
+        except Exception:
+            # The event stays pending under its lease; the next run after the lease settles it.
+            run.report.errors += 1
+            logger.exception("cannot settle pending event", extra=_event_log(job))
 
 
 def _event_log(job: Job) -> dict[str, Any]:
