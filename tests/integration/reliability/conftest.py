@@ -41,8 +41,9 @@ from devtools.sim_provider import SimProvider
 class Ledger:
     """What the reliability tests did and saw, summed over the session."""
 
-    upstream_faults: int = 0
-    aws_faults: int = 0
+    upstream_faults: int = 0  # answers from `_fault`/`respond` steps, plus refused connections
+    aws_faults: int = 0  # fault-proxy injections, plus unreachable AWS endpoints
+    faults_seen: int = 0  # upstream faults the runs counted (report.faults), wrong-token 401s included
     kills: int = 0
     runs: int = 0
     jobs: int = 0
@@ -52,6 +53,7 @@ class Ledger:
     at_least_once_redeliveries: int = 0  # only from the two windows nothing can close (see reliability.md)
     tests: int = 0
     api_answers: Counter[int] = field(default_factory=Counter)  # status codes of the API property tests
+    timings: dict[str, float] = field(default_factory=dict)  # a few measured durations, for the report
 
     def summary(self) -> dict[str, Any]:
         delivered = set(self.deliveries)
@@ -61,6 +63,7 @@ class Ledger:
             "faults_injected": self.upstream_faults + self.aws_faults + self.kills,
             "upstream_faults": self.upstream_faults,
             "aws_faults": self.aws_faults,
+            "upstream_faults_seen_by_runs": self.faults_seen,
             "kills": self.kills,
             "runs": self.runs,
             "jobs": self.jobs,
@@ -74,6 +77,7 @@ class Ledger:
             "duplicate_deliveries_outside_at_least_once_windows": duplicates - self.at_least_once_redeliveries,
             "api_requests": sum(self.api_answers.values()),
             "api_answers": {str(status): count for status, count in sorted(self.api_answers.items())},
+            "timings_s": {name: round(value, 2) for name, value in sorted(self.timings.items())},
         }
 
 
@@ -185,6 +189,14 @@ class Harness:
                 SecretId=self.deployed.stack.secret_ids[provider], SecretString=token
             )
 
+    def unreachable(self, closed_port: int, *, upstream: bool = False) -> str:
+        """The URL of a closed loopback port, counted as one injected fault (an AWS endpoint or an upstream)."""
+        if upstream:
+            LEDGER.upstream_faults += 1
+        else:
+            LEDGER.aws_faults += 1
+        return f"http://127.0.0.1:{closed_port}"
+
     def settings(self, **changes: Any) -> Settings:
         return dataclasses.replace(self.base_settings, **changes)
 
@@ -234,6 +246,7 @@ class Harness:
     def run(self, poller: Poller | None = None, *, remaining_s: float = 30.0, **options: Any) -> RunReport:
         report = (poller or self.poller(**options)).run(lambda: int(remaining_s * 1000))
         LEDGER.runs += 1
+        LEDGER.faults_seen += sum(report.faults.values())
         self.reports.append(report)
         return report
 
@@ -258,6 +271,8 @@ class Harness:
         event = json.loads((root / "events" / "poller-schedule.json").read_text())
         result = invoke_spec(spec, event, env_overrides=self.deployed.env_overrides(**variables), extra_env=extra_env)
         LEDGER.runs += 1
+        LEDGER.faults_seen += sum((result.payload or {}).get("faults", {}).values())
+
         return result
 
     def track(

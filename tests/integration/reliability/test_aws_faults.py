@@ -135,7 +135,7 @@ def test_secrets_manager_unavailable_fails_the_run_by_name_and_the_next_run_reco
     harness.track("hingnet", video_id, [{"status": "completed"}])
     before = harness.item("hingnet", video_id)
     token = harness.token("hingnet")
-    unreachable = SecretsManagerTokens(harness.client("secretsmanager", f"http://127.0.0.1:{closed_port}"))
+    unreachable = SecretsManagerTokens(harness.client("secretsmanager", harness.unreachable(closed_port)))
 
     report = harness.run(tokens=unreachable)
 

@@ -62,7 +62,7 @@ def test_no_token_or_webhook_secret_in_any_log_event_or_error(harness, proxy, lo
     harness.set_token("skyengine", wrong)
     reports = [harness.run(harness.poller(settings=settings, dynamodb=proxy.url))]
     harness.set_token("skyengine", harness_tokens["skyengine"])
-    down = SecretsManagerTokens(harness.client("secretsmanager", f"http://127.0.0.1:{closed_port}"))
+    down = SecretsManagerTokens(harness.client("secretsmanager", harness.unreachable(closed_port)))
     harness.offset += 10
     reports.append(harness.run(harness.poller(settings=settings, tokens=down)))
     with pytest.raises(RunFailed) as failure:
@@ -106,7 +106,7 @@ def test_no_secret_in_the_function_output_at_debug_level(harness, closed_port):
     harness.track("hingnet", vid("dbg"), [{"_fault": "503"}, {"status": "completed"}])
     harness.track("skyengine", vid("dbg"), [{"status": "completed"}])
     failed = harness.invoke(
-        POWERTOOLS_LOG_LEVEL="DEBUG", extra_env={"AWS_ENDPOINT_URL_SECRETS_MANAGER": f"http://127.0.0.1:{closed_port}"}
+        POWERTOOLS_LOG_LEVEL="DEBUG", extra_env={"AWS_ENDPOINT_URL_SECRETS_MANAGER": harness.unreachable(closed_port)}
     )
     ok = harness.invoke(POWERTOOLS_LOG_LEVEL="DEBUG")
     assert failed.error is not None and ok.error is None

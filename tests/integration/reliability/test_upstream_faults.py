@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import pytest
+from conftest import LEDGER
 from videohook.coordination import DynamoRunCoordination
 from videohook.observability import record_run
 from videohook.poller import DEFAULT_RATE_LIMIT_PAUSE_S
@@ -49,7 +50,7 @@ def test_every_transient_fault_backs_off_the_job_alone_and_shows_by_provider_and
     providers = harness.provider("hingnet", timeout_seconds=1.0)  # hang and drip cost one second, not ten
     providers["deadco"] = type(providers["hingnet"])(
         name="deadco",
-        base_url=f"http://127.0.0.1:{closed_port}",
+        base_url=harness.unreachable(closed_port, upstream=True),
         api_key_secret=providers["hingnet"].api_key_secret,
     )
     settings = harness.settings(providers=providers)
@@ -242,6 +243,7 @@ def test_a_hanging_upstream_cannot_hold_the_run_past_its_deadline(harness):
     elapsed = time.monotonic() - started
 
     # Then it returned in time, with the hung jobs untouched and still due, the others done and announced
+    LEDGER.timings["hanging_upstream_run_with_10.5s_left"] = elapsed
     assert elapsed < 10.5 - 5, elapsed
     assert report.out_of_time is True and report.skipped == len(hung)
     for video_id in hung:
