@@ -46,6 +46,7 @@ class Ledger:
     faults_seen: int = 0  # upstream faults the runs counted (report.faults), wrong-token 401s included
     kills: int = 0
     runs: int = 0
+    invokes: int = 0  # of the runs, those through the real function (local_invoke)
     jobs: int = 0
     expected_ids: set[str] = field(default_factory=set)
     deliveries: Counter[str] = field(default_factory=Counter)
@@ -66,6 +67,7 @@ class Ledger:
             "upstream_faults_seen_by_runs": self.faults_seen,
             "kills": self.kills,
             "runs": self.runs,
+            "runs_through_the_function": self.invokes,
             "jobs": self.jobs,
             "events_expected": len(self.expected_ids),
             "events_delivered": len(delivered & self.expected_ids),
@@ -271,6 +273,7 @@ class Harness:
         event = json.loads((root / "events" / "poller-schedule.json").read_text())
         result = invoke_spec(spec, event, env_overrides=self.deployed.env_overrides(**variables), extra_env=extra_env)
         LEDGER.runs += 1
+        LEDGER.invokes += 1
         LEDGER.faults_seen += sum((result.payload or {}).get("faults", {}).values())
 
         return result
