@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-from conftest import LEDGER
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reliability_harness import LEDGER
 
 from devtools.api_server import _Context, load_api_module, request_event
 from devtools.local_aws import client

@@ -9,7 +9,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import Killed, KillSwitch
+from reliability_harness import Killed, KillSwitch
 
 
 def vid(prefix: str) -> str:

@@ -28,7 +28,7 @@ def test_no_token_or_webhook_secret_in_any_log_event_or_error(harness, proxy, lo
     with_secret = stack.client("secretsmanager")
     harness_tokens = {name: harness.token(name) for name in ("hingnet", "skyengine")}
     wrong = "tok-wrong-" + secrets.token_hex(8)
-    from conftest import _quiet
+    from reliability_harness import _quiet
 
     with _quiet():
         with_secret.create_secret(Name=f"videohook/webhook{stack.suffix}", SecretString=webhook_secret)

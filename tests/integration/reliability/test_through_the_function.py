@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from conftest import LEDGER
+from reliability_harness import LEDGER
 
 from devtools.fault_proxy import FaultProxy
 

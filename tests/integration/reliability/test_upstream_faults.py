@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import pytest
-from conftest import LEDGER
+from reliability_harness import LEDGER
 from videohook.coordination import DynamoRunCoordination
 from videohook.observability import record_run
 from videohook.poller import DEFAULT_RATE_LIMIT_PAUSE_S
