@@ -11,18 +11,20 @@ export PYENV_VERSION ?= 3.11.7:3.13.0
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_CONTAINER_CONNECTION_TIMEOUT := 1
 
-.PHONY: help setup demo test unit integration lint fmt validate build clean
+.PHONY: help setup demo local test unit integration lint fmt validate build clean
 
 help:
 	@echo "make demo      run videohook locally: moto + simulated provider + the functions, live"
 	@echo "make test      lint, then every test (unit, integration, template validate/build)"
 	@echo "make lint      ruff, mypy, sam validate --lint"
 	@echo "make build     sam build (python3.13 needed on PATH)"
+	@echo "make local     the local stack for the CLI (= .venv/bin/videohook local up)"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .  # the `videohook` command: .venv/bin/videohook
 	touch $@
 
 $(SAM_VENV)/.installed:
@@ -34,6 +36,9 @@ setup: $(VENV)/.installed $(SAM_VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(PY) -m devtools.demo
+
+local: $(VENV)/.installed
+	PYTHONPATH=layers/common $(PY) -m videohook.cli local up
 
 test: setup lint
 	$(PY) -m pytest
@@ -49,6 +54,8 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/common/videohook devtools functions/poller/app.py
 	$(VENV)/bin/mypy functions/api/app.py
+	$(VENV)/bin/mypy functions/archive/app.py
+	$(VENV)/bin/mypy functions/webhook/app.py
 	$(SAM) validate --lint
 
 fmt: $(VENV)/.installed

@@ -17,6 +17,7 @@ ROUTES = {
     ("POST", "/v1/jobs"): "POST /v1/jobs",
     ("GET", "job"): "GET /v1/jobs/{provider}/{video_id}",
     ("DELETE", "job"): "DELETE /v1/jobs/{provider}/{video_id}",
+    ("POST", "redeliver"): "POST /v1/jobs/{provider}/{video_id}/redeliver",
 }
 
 
@@ -25,10 +26,13 @@ def http_api_event(method: str, path: str, body: Any = None, *, raw_body: str | 
     event = copy.deepcopy(json.loads((EVENTS_DIR / "api-track-job.json").read_text()))
     parts = path.strip("/").split("/")
     params: dict[str, str] | None = None
-    if len(parts) == 4 and parts[:2] == ["v1", "jobs"]:
+    if len(parts) in (4, 5) and parts[:2] == ["v1", "jobs"]:
         params = {"provider": parts[2], "video_id": parts[3]}
-        route_key = ROUTES.get((method, "job"), "$default")
-        raw_path = f"/v1/jobs/{quote(parts[2], safe='')}/{quote(parts[3], safe='')}"
+        action = parts[4] if len(parts) == 5 else "job"
+        route_key = ROUTES.get((method, action), "$default")
+        raw_path = f"/v1/jobs/{quote(parts[2], safe='')}/{quote(parts[3], safe='')}" + (
+            f"/{parts[4]}" if len(parts) == 5 else ""
+        )
     else:
         route_key = ROUTES.get((method, path), "$default")
         raw_path = path

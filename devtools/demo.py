@@ -3,7 +3,9 @@
 Starts moto in server mode and the simulated provider on 127.0.0.1, creates the stack's table, topic and
 secrets from template.yaml, tracks jobs of both seed styles through ApiFunction, runs PollerFunction on
 its schedule event until every job has ended, and prints progress and each event as it arrives on an SQS
-queue subscribed to the topic.
+queue subscribed to the topic. Jobs with a callback URL also get a signed webhook: WebhookFunction takes the
+events from its own queue and POSTs them to a receiver on 127.0.0.1, which verifies them with
+`standardwebhooks` (loopback callbacks are allowed by the development flag).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import boto3
 from devtools.api_events import http_api_event
 from devtools.local_aws import aws_env, deploy_local, receive_all, start_moto, subscribe_queue
 from devtools.local_invoke import invoke
+from devtools.local_webhooks import LocalWebhooks, deploy_webhooks, pump
 from devtools.sim_provider import SimProvider
+from devtools.webhook_receiver import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = str(ROOT / "template.yaml")
@@ -28,6 +32,7 @@ SCHEDULE_EVENT = json.loads((ROOT / "events" / "poller-schedule.json").read_text
 TOKENS = {"hingnet": "demo-hingnet-token", "skyengine": "demo-skyengine-token"}
 RUN_EVERY_S = 2.0
 MAX_DEMO_S = 90.0
+WEBHOOK_JOBS = ("video_veo_sunset", "video_sora_blocked")  # tracked with a callback_url on the local receiver
 
 # (provider, video id, style, timeline by seconds since tracking, extra track fields)
 JOBS: list[tuple[str, str, list[dict[str, Any]], dict[str, Any]]] = [
@@ -80,6 +85,7 @@ def main() -> int:
     print("videohook demo: local AWS (moto) + simulated HingNet/SkyEngine gateways, all on 127.0.0.1\n")
     moto = start_moto()
     sim = SimProvider(TOKENS).start()
+    receiver = WebhookReceiver().start()
     try:
         os.environ.update(aws_env(moto.endpoint_url))
         stack = deploy_local(
@@ -87,28 +93,42 @@ def main() -> int:
             providers={name: (sim.base_url(name), token) for name, token in TOKENS.items()},
             template_path=TEMPLATE,
         )
+        webhooks = deploy_webhooks(moto.endpoint_url, stack.topic_arn, template_path=TEMPLATE)
         overrides = stack.env_overrides()
-        overrides["Parameters"]["POLL_INTERVAL_SECONDS"] = "0"
+        overrides["Parameters"].update(webhooks.variables(), POLL_INTERVAL_SECONDS="0", ALLOW_LOOPBACK_CALLBACKS="true")
         queue = subscribe_queue(moto.endpoint_url, stack.topic_arn, name="demo-events")
-        print(f"table {stack.table_name}, topic {stack.topic_arn}, SQS subscriber {queue.rsplit('/', 1)[-1]}\n")
+        print(f"table {stack.table_name}, topic {stack.topic_arn}, SQS subscriber {queue.rsplit('/', 1)[-1]}")
+        print(f"webhook receiver {receiver.url('/hooks')}, signing secret in {webhooks.secret_arn}\n")
 
         for provider, video_id, timeline, extra in JOBS:
             sim.add_job(provider, video_id, provider, timeline, clock="seconds")
-            status, job = _api(overrides, "POST", "/v1/jobs", {"provider": provider, "video_id": video_id, **extra})
+            callback = {"callback_url": receiver.url(f"/hooks/{video_id}")} if video_id in WEBHOOK_JOBS else {}
+            body = {"provider": provider, "video_id": video_id, **extra, **callback}
+            status, job = _api(overrides, "POST", "/v1/jobs", body)
             print(f"POST /v1/jobs {provider}/{video_id} -> {status} status={job['status']}")
         print()
-        return _watch(moto.endpoint_url, stack.table_name, queue, overrides)
+        return _watch(moto.endpoint_url, stack.table_name, queue, overrides, webhooks, receiver)
     finally:
+        receiver.stop()
         sim.stop()
         moto.stop()
 
 
-def _watch(endpoint: str, table_name: str, queue: str, overrides: dict[str, Any]) -> int:
+def _watch(
+    endpoint: str,
+    table_name: str,
+    queue: str,
+    overrides: dict[str, Any],
+    webhooks: LocalWebhooks,
+    receiver: WebhookReceiver,
+) -> int:
     table = boto3.resource("dynamodb", endpoint_url=endpoint).Table(table_name)
     events: list[dict[str, Any]] = []
     started = time.monotonic()
     run = 0
-    while len(events) < len(JOBS) and time.monotonic() - started < MAX_DEMO_S:
+    while (len(events) < len(JOBS) or len(receiver.received()) < len(WEBHOOK_JOBS)) and (
+        time.monotonic() - started < MAX_DEMO_S
+    ):
         run += 1
         began = time.monotonic()
         result = invoke("PollerFunction", SCHEDULE_EVENT, template_path=TEMPLATE, env_overrides=overrides)
@@ -128,16 +148,40 @@ def _watch(endpoint: str, table_name: str, queue: str, overrides: dict[str, Any]
             data = event["data"]
             link = data.get("video_url") or data.get("content_url") or (data.get("error") or {}).get("code")
             print(f"   >> EVENT {event['type']:<16} {event['id']}  {data['provider']}/{data['id']}  {link}")
+        if not _deliver_webhooks(webhooks, receiver, overrides):
+            return 1
         time.sleep(max(0.0, RUN_EVERY_S - (time.monotonic() - began)))
     print()
-    if len(events) != len(JOBS):
+    if len(events) != len(JOBS) or len(receiver.received()) != len(WEBHOOK_JOBS):
         print(f"demo ended with {len(events)} of {len(JOBS)} events", file=sys.stderr)
         return 1
     provider, video_id = JOBS[0][0], JOBS[0][1]
     status, job = _api(overrides, "GET", f"/v1/jobs/{provider}/{video_id}")
     print(f"GET /v1/jobs/{provider}/{video_id} -> {status}\n{json.dumps(job, indent=2)}\n")
-    print(f"All {len(JOBS)} jobs ended with exactly one event each.")
+    status, queued = _api(overrides, "POST", f"/v1/jobs/{provider}/{video_id}/redeliver")
+    print(f"POST /v1/jobs/{provider}/{video_id}/redeliver -> {status} {queued.get('event_id')} {queued.get('status')}")
+    if not _deliver_webhooks(webhooks, receiver, overrides) or len(receiver.received()) != len(WEBHOOK_JOBS) + 1:
+        print("the replay did not arrive", file=sys.stderr)
+        return 1
+    print()
+    print(f"All {len(JOBS)} jobs ended with exactly one event each; {len(WEBHOOK_JOBS)} signed webhooks verified.")
     return 0
+
+
+def _deliver_webhooks(webhooks: LocalWebhooks, receiver: WebhookReceiver, overrides: dict[str, Any]) -> bool:
+    """What the SQS event source mapping does: hand WebhookFunction what its queue holds; show what arrived."""
+    seen = len(receiver.received())
+    result = pump(webhooks, env_overrides=overrides, wait_s=0)
+    if result.result is not None and result.result.error is not None:
+        print(f"webhook function failed: {result.result.error.get('errorMessage')}\n{result.logs}", file=sys.stderr)
+        return False
+    for hook in receiver.received()[seen:]:
+        event = hook.verify("whsec_" + webhooks.secret)  # raises unless the signature is right
+        print(
+            f"   >> WEBHOOK POST {hook.path}  webhook-id {hook.headers['webhook-id']}  {event['type']}  "
+            "signature verified with standardwebhooks"
+        )
+    return True
 
 
 def _api(overrides: dict[str, Any], method: str, path: str, body: Any = None) -> tuple[int, Any]:

@@ -1,4 +1,5 @@
-"""ApiFunction: POST /v1/jobs, GET and DELETE /v1/jobs/{provider}/{video_id} (HTTP API, IAM auth)."""
+"""ApiFunction: POST /v1/jobs, GET and DELETE /v1/jobs/{provider}/{video_id}, and
+POST /v1/jobs/{provider}/{video_id}/redeliver (HTTP API, IAM auth)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from videohook.observability import logger
-from videohook.runtime import tracking
+from videohook.redelivery import CannotRedeliver
+from videohook.runtime import redelivery, tracking
 from videohook.tracking import JobNotFound
 from videohook.validation import InvalidRequest
 
@@ -40,6 +42,19 @@ def stop_job(provider: str, video_id: str) -> Response:
     job = tracking().stop(unquote(provider), unquote(video_id))
     logger.info("job stopped", extra={"provider": job.provider, "video_id": job.video_id})
     return _json(200, job.to_public())
+
+
+@app.post("/v1/jobs/<provider>/<video_id>/redeliver")
+def redeliver_job(provider: str, video_id: str) -> Response:
+    """Send the finished job's final event (same id) to its callback URL again, through the webhook queue."""
+    queued = redelivery().redeliver(unquote(provider), unquote(video_id))
+    logger.info("webhook redelivery queued", extra={"provider": provider, "event_id": queued["event_id"]})
+    return _json(202, queued)
+
+
+@app.exception_handler(CannotRedeliver)
+def cannot_redeliver(exc: CannotRedeliver) -> Response:
+    return _error(409, exc.message, code=exc.code)
 
 
 @app.exception_handler(InvalidRequest)

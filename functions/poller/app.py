@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from videohook.observability import logger, metrics, record_run
-from videohook.runtime import poller
+from videohook.observability import logger, metrics, record_backlog, record_run
+from videohook.runtime import job_store, poller
 
 
 @metrics.log_metrics
@@ -15,5 +15,6 @@ from videohook.runtime import poller
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     report = poller().run(context.get_remaining_time_in_millis)
     record_run(report)
+    record_backlog(job_store())  # operations: PendingJobs, OldestPendingAgeSeconds
     report.raise_for_failure()  # a provider token could not be read: the invocation fails, naming the secret
     return report.as_dict()

@@ -49,8 +49,10 @@ def test_sam_build_succeeds_with_the_shared_package_in_the_layer(tmp_path):
     layer = build_dir / "CommonLayer" / "python"
     assert (layer / "videohook" / "poller.py").is_file()
     assert (layer / "httpx").is_dir()
+    assert (layer / "standardwebhooks").is_dir()
     assert (build_dir / "PollerFunction" / "app.py").is_file()
     assert (build_dir / "ApiFunction" / "app.py").is_file()
+    assert (build_dir / "WebhookFunction" / "app.py").is_file()
 
 
 def test_every_variable_the_code_reads_is_declared():

@@ -12,6 +12,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# Webhook retries (Standard Webhooks / Svix): immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+DEFAULT_WEBHOOK_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+MAX_WEBHOOK_DELAY_S = 43200  # SQS: a message stays invisible at most 12 h per receive
 
 
 class ConfigError(ValueError):
@@ -37,6 +40,15 @@ class Settings:
     due_shards: int = 16
     job_retention_days: int = 30
     allow_loopback_callbacks: bool = False
+    # Archive (parameter ArchiveVideos): completed events go to the archive queue first (videohook.archive)
+    archive_queue_url: str = ""
+    archive_bucket: str = ""
+    archive_url_ttl_s: int = 3600
+    # webhooks (WebhookFunction; the API's redeliver route sends to the same queue)
+    webhook_secret_arn: str = ""
+    webhook_queue_url: str = ""
+    webhook_retry_schedule: tuple[int, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    webhook_timeout_s: float = 15.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -49,6 +61,15 @@ class Settings:
             due_shards=int(_number(env, "DUE_SHARDS", 16, minimum=1, maximum=256, integer=True)),
             job_retention_days=int(_number(env, "JOB_RETENTION_DAYS", 30, minimum=1, integer=True)),
             allow_loopback_callbacks=env.get("ALLOW_LOOPBACK_CALLBACKS", "false").strip().lower() == "true",
+            archive_queue_url=env.get("ARCHIVE_QUEUE_URL", "").strip(),
+            archive_bucket=env.get("ARCHIVE_BUCKET", "").strip(),
+            archive_url_ttl_s=int(
+                _number(env, "ARCHIVE_URL_EXPIRES_SECONDS", 3600, minimum=60, maximum=604800, integer=True)
+            ),
+            webhook_secret_arn=env.get("WEBHOOK_SECRET_ARN", "").strip(),
+            webhook_queue_url=env.get("WEBHOOK_QUEUE_URL", "").strip(),
+            webhook_retry_schedule=parse_retry_schedule(env.get("WEBHOOK_RETRY_SCHEDULE", "")),
+            webhook_timeout_s=_number(env, "WEBHOOK_TIMEOUT_SECONDS", 15.0, minimum=0.1, maximum=60),
         )
 
 
@@ -66,6 +87,23 @@ def parse_providers(raw: str) -> dict[str, ProviderSettings]:
     if not isinstance(data, dict) or not data:
         raise ConfigError("PROVIDERS must be a non-empty JSON object: provider name -> settings")
     return {name: _provider(name, spec) for name, spec in data.items()}
+
+
+def parse_retry_schedule(raw: str) -> tuple[int, ...]:
+    """WEBHOOK_RETRY_SCHEDULE: seconds before each attempt, comma-separated; the first is 0 (immediately).
+    Its length is the number of attempts, which must equal the queue's maxReceiveCount."""
+    if not raw.strip():
+        return DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    try:
+        delays = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"WEBHOOK_RETRY_SCHEDULE must be comma-separated whole seconds, got {raw!r}") from None
+    if delays[0] != 0 or any(not 0 <= delay <= MAX_WEBHOOK_DELAY_S for delay in delays) or len(delays) > 100:
+        raise ConfigError(
+            "WEBHOOK_RETRY_SCHEDULE must start with 0 (the first attempt is immediate) and hold at most 100 "
+            f"delays of 0 to {MAX_WEBHOOK_DELAY_S} seconds, got {raw!r}"
+        )
+    return delays
 
 
 def _provider(name: str, spec: Any) -> ProviderSettings:

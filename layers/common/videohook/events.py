@@ -31,7 +31,7 @@ def event_body(job: Job, pending: PendingEvent) -> dict[str, Any]:
         "object": "event",
         "type": pending.type,
         "created_at": pending.created_at,
-        "data": job.to_public(),
+        "data": job.to_public(with_deliveries=False),
     }
 
 

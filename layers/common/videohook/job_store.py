@@ -150,6 +150,113 @@ class DynamoJobStore:
             raise
         return True
 
+    # -- archive side (ArchiveFunction) ---------------------------------------------------------------
+    def record_archive(self, provider: str, video_id: str, archive: dict[str, Any]) -> Job | None:
+        """Add the archived copy to a job; None when the job no longer exists."""
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=_key(provider, video_id),
+                UpdateExpression="SET #archive = :archive, version = version + :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#archive": "archive"},  # a reserved word
+                ExpressionAttributeValues=_values({":archive": archive, ":one": 1}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _is_conflict(exc):
+                return None
+            raise
+        return self._from_item(answer["Attributes"])
+
+    # -- operator side (the CLI's `videohook ls`; never on the poller's path) --------------------------
+    def list_jobs(self, *, pending_only: bool = False, limit: int = 100) -> list[Job]:
+        """Up to `limit` jobs, newest first: those still due (the due index, every shard), or any (a Scan)."""
+        if pending_only:
+            jobs = self.due_jobs(now=2**40)
+        else:
+            # Run-coordination items (videohook.coordination) share the table under keys starting with `_`.
+            jobs = []
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "Limit": min(limit, 1000),
+                "FilterExpression": "NOT begins_with(pk, :coordination)",
+                "ExpressionAttributeValues": {":coordination": {"S": "_"}},
+            }
+            while len(jobs) < limit:
+                answer = self._client.scan(**request)
+                jobs.extend(self._from_item(item) for item in answer.get("Items", []))
+                if "LastEvaluatedKey" not in answer:
+                    break
+                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return sorted(jobs, key=lambda job: (-job.tracked_at, job.provider, job.video_id))[:limit]
+
+    def backlog(self) -> tuple[int, int | None]:
+        """(jobs in the due index, the oldest one's tracked_at) for the PendingJobs / OldestPendingAgeSeconds
+        metrics. Every shard in parallel, returning only `tracked_at`. DynamoDB bills the items read (about
+        0.08 RRU per job, eventually consistent): ~1.5% of what a minute of polls of the same jobs costs in
+        writes at on-demand prices."""
+
+        def shard_backlog(shard: int) -> tuple[int, int | None]:
+            count, oldest = 0, None
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": DUE_INDEX,
+                "KeyConditionExpression": "due_shard = :shard",
+                "ExpressionAttributeValues": _values({":shard": _shard_name(shard)}),
+                "ProjectionExpression": "tracked_at",
+            }
+            while True:
+                answer = self._client.query(**request)
+                for item in answer.get("Items", []):
+                    count += 1
+                    tracked_at = int(item["tracked_at"]["N"]) if "tracked_at" in item else None
+                    if tracked_at is not None and (oldest is None or tracked_at < oldest):
+                        oldest = tracked_at
+                if "LastEvaluatedKey" not in answer:
+                    return count, oldest
+                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+        with ThreadPoolExecutor(max_workers=min(16, self._due_shards)) as pool:
+            shards = list(pool.map(shard_backlog, range(self._due_shards)))
+        oldests = [oldest for _, oldest in shards if oldest is not None]
+        return sum(count for count, _ in shards), min(oldests) if oldests else None
+
+    # -- webhook side ---------------------------------------------------------------------------------
+    def record_delivery(self, provider: str, video_id: str, attempt: dict[str, Any], *, keep: int) -> bool:
+        """Append a webhook delivery attempt to the job, keeping the last `keep`. False when the job is gone.
+
+        A conditional read-modify-write that bumps `version`, so a poller write based on an older read fails
+        instead of dropping the attempt (the poller only rewrites a finished job to re-publish its event).
+        """
+        for _ in range(3):
+            answer = self._client.get_item(
+                TableName=self._table,
+                Key=_key(provider, video_id),
+                ConsistentRead=True,
+                ProjectionExpression="version, deliveries",
+            )
+            if "Item" not in answer:
+                return False
+            current = {name: _plain(_deserializer.deserialize(value)) for name, value in answer["Item"].items()}
+            deliveries = [*(current.get("deliveries") or []), attempt][-keep:]
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=_key(provider, video_id),
+                    UpdateExpression="SET deliveries = :deliveries, version = version + :one",
+                    ConditionExpression="version = :version",
+                    ExpressionAttributeValues=_values(
+                        {":deliveries": deliveries, ":one": 1, ":version": current.get("version", 0)}
+                    ),
+                )
+            except ClientError as exc:
+                if _is_conflict(exc):
+                    continue
+                raise
+            return True
+        return False
+
     # -- mapping --------------------------------------------------------------------------------------
     def shard_of(self, provider: str, video_id: str) -> int:
         return zlib.crc32(f"{provider}#{video_id}".encode()) % self._due_shards
@@ -177,6 +284,11 @@ class DynamoJobStore:
             "last_polled_at": job.last_polled_at,
             "not_found_streak": job.not_found_streak or None,
             "error_streak": job.error_streak or None,
+            "progress_events": job.progress_events or None,
+            "progress_announced": job.progress_announced,
+            "progress_announced_at": job.progress_announced_at,
+            "archive": job.archive,
+            "deliveries": list(job.deliveries) or None,
         }
         data.update({name: value for name, value in optional.items() if value is not None})
         if job.pending_event is not None:
@@ -210,6 +322,11 @@ class DynamoJobStore:
             not_found_streak=data.get("not_found_streak", 0),
             error_streak=data.get("error_streak", 0),
             pending_event=PendingEvent(**pending) if pending else None,
+            progress_events=bool(data.get("progress_events", False)),
+            progress_announced=data.get("progress_announced"),
+            progress_announced_at=data.get("progress_announced_at"),
+            archive=data.get("archive"),
+            deliveries=tuple(data.get("deliveries") or ()),
             **{name: data.get(name) for name in VIDEO_FIELDS},
         )
 
@@ -244,6 +361,8 @@ def _number(value: Any) -> Any:
         return Decimal(str(value))
     if isinstance(value, dict):
         return {key: _number(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_number(item) for item in value]
     return value
 
 

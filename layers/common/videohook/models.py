@@ -73,6 +73,14 @@ class Job:
     not_found_streak: int = 0
     error_streak: int = 0
     pending_event: PendingEvent | None = None
+    # opt-in video.progress events (videohook.progress): the progress last announced, and when
+    progress_events: bool = False
+    progress_announced: int | float | None = None
+    progress_announced_at: int | None = None
+    # the archived copy (videohook.archive): {s3_uri, url, url_expires_at, bytes, sha256} or {error}
+    archive: dict[str, Any] | None = None
+    # webhook delivery attempts, oldest first, the last few only (see videohook.webhooks.delivery_record)
+    deliveries: tuple[dict[str, Any], ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -81,9 +89,10 @@ class Job:
     def with_changes(self, **changes: Any) -> Job:
         return replace(self, **changes)
 
-    def to_public(self) -> dict[str, Any]:
-        """The job object of the API and of every event's `data` (PRODUCT.md)."""
-        return {
+    def to_public(self, *, with_deliveries: bool = True) -> dict[str, Any]:
+        """The job object of the API and of every event's `data` (PRODUCT.md). Events leave out the webhook
+        delivery log (`with_deliveries=False`), so a replayed event has the same body as the first one."""
+        public: dict[str, Any] = {
             "object": "video",
             "id": self.video_id,
             "provider": self.provider,
@@ -102,6 +111,7 @@ class Job:
             "remixed_from_video_id": self.remixed_from_video_id,
             "metadata": dict(self.metadata),
             "callback_url": self.callback_url,
+            "archive": self.archive,
             "tracking": {
                 "active": self.active,
                 "polls": self.polls,
@@ -109,8 +119,12 @@ class Job:
                 "last_polled_at": self.last_polled_at,
                 "next_poll_at": int(self.next_poll_at) if self.active and self.next_poll_at is not None else None,
                 "duration": self.duration,
+                "events": ["progress"] if self.progress_events else [],
             },
         }
+        if with_deliveries:
+            public["tracking"]["deliveries"] = [dict(attempt) for attempt in self.deliveries]
+        return public
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 if TYPE_CHECKING:
+    from videohook.job_store import DynamoJobStore
     from videohook.poller import RunReport
 
 logger = Logger()
@@ -41,3 +43,26 @@ def record_run(report: RunReport) -> None:
         with single_metric(name="UnknownStatuses", unit=MetricUnit.Count, value=count) as metric:
             metric.add_dimension(name="raw_status", value=raw_status[:64] or "empty")
     logger.info("poller run finished", extra={"report": report.as_dict()})
+
+
+def record_backlog(store: DynamoJobStore) -> None:
+    """`PendingJobs` (jobs still polled or with an event to publish) and `OldestPendingAgeSeconds` (since the
+    oldest of them was tracked; 0 when none), for the dashboard and the OldestPendingJobAlarm. Emitted at
+    every run, so missing data means the poller is not running. Never fails the run."""
+    try:
+        pending, oldest_tracked_at = store.backlog()
+    except Exception:
+        logger.exception("cannot measure the backlog")
+        return
+    age = max(0, int(time.time()) - oldest_tracked_at) if oldest_tracked_at is not None else 0
+    metrics.add_metric(name="PendingJobs", unit=MetricUnit.Count, value=pending)
+    metrics.add_metric(name="OldestPendingAgeSeconds", unit=MetricUnit.Seconds, value=age)
+
+
+# -- webhooks -----------------------------------------------------------------------------------------------
+def record_webhook(outcome: str) -> None:
+    """EMF count of one webhook message by outcome (delivered, retrying, dead_lettered, gone, refused...)."""
+    if outcome != "skipped":  # most events have no callback_url: not worth a metric
+        metrics.add_metric(
+            name="Webhooks" + "".join(part.title() for part in outcome.split("_")), unit=MetricUnit.Count, value=1
+        )

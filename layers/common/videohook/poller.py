@@ -35,6 +35,7 @@ from videohook.models import Job
 from videohook.observability import logger
 from videohook.polling import Decision, Fault, PollPolicy, decide
 from videohook.ports import EventPublisher, JobStore, OutgoingEvent, RunCoordination, TokenSource
+from videohook.progress import announce_progress, progress_event
 from videohook.provider_client import fetch_video, make_http_client
 
 # Stop starting polls this long before the function's timeout; writes and publishes need the rest.
@@ -95,6 +96,7 @@ class _Run:
     report: RunReport = field(default_factory=RunReport)
     holder: str = field(default_factory=lambda: uuid.uuid4().hex)
     to_publish: list[Job] = field(default_factory=list)
+    progress: list[Job] = field(default_factory=list)  # opt-in video.progress events (best effort)
     paused_until: dict[str, float] = field(default_factory=dict)
     pauses_to_record: dict[str, float] = field(default_factory=dict)
     fault_logged: set[tuple[str, str]] = field(default_factory=set)
@@ -309,6 +311,8 @@ class Poller:
         updated = decision.job
         if decision.event is not None:
             updated = updated.with_changes(next_poll_at=run.lease_until)
+        announced = announce_progress(job, updated, now)  # recorded in the same write as the poll
+        updated = announced or updated
         try:
             saved = await self._call(run, self._store.save, updated, now=now)
         except Exception:
@@ -321,6 +325,8 @@ class Poller:
             run.report.conflicts += 1
             return
         run.report.changed += decision.changed
+        if announced is not None:
+            run.progress.append(saved)
         if decision.event is not None:
             run.to_publish.append(saved)
             if saved.status.value == "completed":
@@ -363,6 +369,7 @@ class Poller:
             logger.warning("upstream fault; the job backs off", extra=extra)
 
     async def _publish(self, run: _Run) -> None:
+        await self._call(run, self._publish_progress, run)
         if not run.to_publish:
             return
         outgoing = []
@@ -394,6 +401,18 @@ class Poller:
             # The event stays pending under its lease; the next run after the lease settles it.
             run.report.errors += 1
             logger.exception("cannot settle pending event", extra=_event_log(job))
+
+    def _publish_progress(self, run: _Run) -> None:
+        """Best effort: a progress event SNS refuses is logged, not retried (the next one supersedes it)."""
+        if not run.progress:
+            return
+        events = [progress_event(job) for job in run.progress]
+        try:
+            failed = self._publisher.publish(events)
+        except Exception as exc:
+            failed = {event.event_id: type(exc).__name__ for event in events}
+        if failed:
+            logger.warning("progress events not published", extra={"count": len(failed)})
 
 
 def _event_log(job: Job) -> dict[str, Any]:

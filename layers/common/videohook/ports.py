@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from videohook.models import Job
+from videohook.ssrf import Destination
+from videohook.webhooks import Answer
 
 
 @dataclass(frozen=True)
@@ -44,3 +46,17 @@ class RunCoordination(Protocol):
     def pause(self, provider: str, until: float) -> None: ...
     def claim_shards(self, shards: Iterable[int], *, holder: str, until: float, now: float) -> list[int]: ...
     def release_shards(self, shards: Iterable[int], *, holder: str) -> None: ...
+
+
+# -- webhooks ---------------------------------------------------------------------------------------------
+class WebhookSender(Protocol):
+    def send(self, destination: Destination, body: bytes, headers: Mapping[str, str]) -> Answer: ...
+
+
+class WebhookQueue(Protocol):
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None: ...
+    def send(self, body: str, attributes: Mapping[str, str]) -> str: ...
+
+
+class DeliveryLog(Protocol):
+    def record_delivery(self, provider: str, video_id: str, attempt: dict[str, Any], *, keep: int) -> bool: ...

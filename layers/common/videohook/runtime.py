@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from functools import cache
 
+from videohook.archive import Archiver
 from videohook.aws import client
-from videohook.config import load_settings
+from videohook.config import ConfigError, load_settings
 from videohook.coordination import DynamoRunCoordination
+from videohook.event_routing import RoutedPublisher, SqsEventQueue
 from videohook.job_store import DynamoJobStore
 from videohook.poller import Poller
+from videohook.ports import EventPublisher
 from videohook.publisher import SnsPublisher
+from videohook.redelivery import Redelivery
 from videohook.secrets import SecretsManagerTokens
 from videohook.tracking import Tracking
+from videohook.webhook_delivery import WebhookDelivery
+from videohook.webhook_queue import SqsWebhookQueue
+from videohook.webhook_sender import HttpxWebhookSender, system_resolver
 
 
 @cache
@@ -29,18 +36,62 @@ def job_store() -> DynamoJobStore:
 def poller() -> Poller:
     settings = load_settings()
     if not settings.events_topic_arn:
-        from videohook.config import ConfigError
-
         raise ConfigError("EVENTS_TOPIC_ARN is not set")
     return Poller(
         settings,
         job_store(),
-        SnsPublisher(client("sns"), settings.events_topic_arn),
+        event_publisher(),
         SecretsManagerTokens(),
         coordination=DynamoRunCoordination(client("dynamodb"), settings.jobs_table),
     )
 
 
+def event_publisher() -> EventPublisher:
+    """The topic; with archiving on, completed events go to the archive queue first (ArchiveFunction)."""
+    settings = load_settings()
+    topic = SnsPublisher(client("sns"), settings.events_topic_arn)
+    if not settings.archive_queue_url:
+        return topic
+    return RoutedPublisher(topic, {"video.completed": SqsEventQueue(client("sqs"), settings.archive_queue_url)})
+
+
+@cache
+def archiver() -> Archiver:
+    settings = load_settings()
+    if not settings.archive_bucket or not settings.events_topic_arn:
+        raise ConfigError("ARCHIVE_BUCKET and EVENTS_TOPIC_ARN must be set for ArchiveFunction")
+    topic = SnsPublisher(client("sns"), settings.events_topic_arn)
+    return Archiver(settings, job_store(), SecretsManagerTokens(), client("s3"), topic)
+
+
 @cache
 def tracking() -> Tracking:
     return Tracking(load_settings(), job_store())
+
+
+# -- webhooks -----------------------------------------------------------------------------------------------
+def _webhook_queue() -> SqsWebhookQueue:
+    settings = load_settings()
+    if not settings.webhook_queue_url:
+        raise ConfigError("WEBHOOK_QUEUE_URL is not set")
+    return SqsWebhookQueue(client("sqs"), settings.webhook_queue_url)
+
+
+@cache
+def webhook_delivery() -> WebhookDelivery:
+    settings = load_settings()
+    if not settings.webhook_secret_arn:
+        raise ConfigError("WEBHOOK_SECRET_ARN is not set")
+    return WebhookDelivery(
+        settings,
+        secrets=SecretsManagerTokens(),
+        sender=HttpxWebhookSender(timeout_s=settings.webhook_timeout_s),
+        queue=_webhook_queue(),
+        deliveries=job_store(),
+        resolve=system_resolver(),
+    )
+
+
+@cache
+def redelivery() -> Redelivery:
+    return Redelivery(load_settings(), job_store(), _webhook_queue())

@@ -35,6 +35,7 @@ class Tracking:
             metadata=request.metadata,
             callback_url=request.callback_url,
             duration=request.duration,
+            progress_events=request.progress_events,
             tracked_at=int(now),
             next_poll_at=now,  # due at the next run
         )

@@ -14,7 +14,8 @@ MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 512
 MAX_CALLBACK_URL = 2048
 MAX_DURATION_S = 86400
-TRACK_FIELDS = ("provider", "video_id", "callback_url", "metadata", "duration")
+TRACK_FIELDS = ("provider", "video_id", "callback_url", "metadata", "duration", "events")
+EVENT_OPTIONS = ("progress",)  # optional events a job may ask for (videohook.progress)
 
 
 class InvalidRequest(ValueError):
@@ -34,6 +35,7 @@ class TrackRequest:
     callback_url: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     duration: int | None = None
+    progress_events: bool = False
 
 
 def parse_track_request(body: Any, *, providers: Collection[str], allow_loopback: bool) -> TrackRequest:
@@ -54,6 +56,7 @@ def parse_track_request(body: Any, *, providers: Collection[str], allow_loopback
         callback_url=_callback_url(body.get("callback_url"), allow_loopback),
         metadata=_metadata(body.get("metadata")),
         duration=_duration(body.get("duration")),
+        progress_events="progress" in _events(body.get("events")),
     )
 
 
@@ -168,3 +171,18 @@ def _duration(value: Any) -> int | None:
     if not 1 <= value <= MAX_DURATION_S:
         raise InvalidRequest(f"'duration' must be from 1 to {MAX_DURATION_S} seconds", param="duration")
     return value
+
+
+def _events(value: Any) -> set[str]:
+    """Optional events the caller asks for; none unless asked (terminal events are always sent)."""
+    if value is None:
+        return set()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidRequest("'events' must be a list of strings", param="events", code="invalid_type")
+    unknown = [item for item in value if item not in EVENT_OPTIONS]
+    if unknown:
+        raise InvalidRequest(
+            f"'events' may only hold {', '.join(repr(o) for o in EVENT_OPTIONS)}, not {unknown[0][:64]!r}",
+            param="events",
+        )
+    return set(value)

@@ -17,7 +17,10 @@ from reliability_harness import LEDGER, CapturedLogs, Harness, _ListHandler
 from videohook.config import Settings
 
 from devtools.fault_proxy import FaultProxy
+from devtools.local_webhooks import LocalWebhooks, deploy_webhooks
 from devtools.sim_provider import SimProvider
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -42,6 +45,21 @@ def harness(deployed: Any, sim: SimProvider) -> Iterator[Harness]:
     LEDGER.tests += 1
     yield h
     LEDGER.upstream_faults += sim.faults_served() - h.faults_before
+
+
+@pytest.fixture
+def webhooks(deployed: Any) -> LocalWebhooks:
+    """The stack's webhook side (queue subscribed to the topic, dead letters, the signing secret), with the
+    functions' webhook variables set, as template.yaml wires them."""
+    hooks = deploy_webhooks(
+        deployed.endpoint,
+        deployed.stack.topic_arn,
+        template_path=str(ROOT / "template.yaml"),
+        suffix=deployed.stack.suffix,
+        retry_schedule="0,1",
+    )
+    deployed.variables.update(hooks.variables())
+    return hooks
 
 
 @pytest.fixture

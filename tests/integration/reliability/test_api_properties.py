@@ -21,7 +21,7 @@ from devtools.api_server import _Context, load_api_module, request_event
 from devtools.local_aws import client
 
 CONFIGURED = ("hingnet", "skyengine")
-FIELDS = ("provider", "video_id", "callback_url", "metadata", "duration")
+FIELDS = ("provider", "video_id", "callback_url", "metadata", "duration", "events")
 PROPERTY_SETTINGS = settings(
     deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], derandomize=True
 )
@@ -47,14 +47,14 @@ class Api:
 
 
 @pytest.fixture
-def api(deployed, monkeypatch) -> Iterator[Api]:
+def api(deployed, webhooks, monkeypatch) -> Iterator[Api]:
     from videohook import runtime
     from videohook.config import load_settings
 
     variables = {**deployed.env_overrides()["Parameters"], "ALLOW_LOOPBACK_CALLBACKS": "false"}  # as deployed
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
-    caches = (load_settings, runtime.job_store, runtime.tracking)
+    caches = (load_settings, runtime.job_store, runtime.tracking, runtime.redelivery)
     for cache in caches:
         cache.cache_clear()
     yield Api(load_api_module(), deployed)
@@ -89,6 +89,7 @@ def check_track(api: Api, body: bytes, request: Any = None) -> int:
             assert answer["metadata"] == (request.get("metadata") or {})
             assert answer["callback_url"] == request.get("callback_url")
             assert answer["tracking"]["duration"] == request.get("duration")
+            assert answer["tracking"]["events"] == (["progress"] if "progress" in (request.get("events") or []) else [])
     return status
 
 
@@ -113,6 +114,8 @@ def assert_a_valid_request(request: dict[str, Any]) -> None:
         key.encode("utf-8"), value.encode("utf-8")  # valid Unicode (no lone surrogates), or this raises
     duration = request.get("duration")
     assert duration is None or (type(duration) is int and 1 <= duration <= 86400)
+    events = request.get("events")
+    assert events is None or (isinstance(events, list) and set(events) <= {"progress"})
 
 
 # -- strategies ------------------------------------------------------------------------------------------
@@ -179,9 +182,17 @@ metadata_values = st.one_of(
 )
 durations = st.one_of(st.integers(1, 86400), st.integers(-5, 90000), st.sampled_from([0, 86401, 10**30, 6.0]), scalars)
 providers = st.one_of(st.sampled_from(CONFIGURED), st.sampled_from(CONFIGURED), st.text(max_size=40), scalars)
+events_values = st.one_of(
+    st.sampled_from([[], ["progress"], ["progress", "progress"], None]), st.lists(st.text(max_size=10)), scalars
+)
 requests = st.fixed_dictionaries(
     {"provider": providers, "video_id": video_ids},
-    optional={"callback_url": callback_urls, "metadata": metadata_values, "duration": durations},
+    optional={
+        "callback_url": callback_urls,
+        "metadata": metadata_values,
+        "duration": durations,
+        "events": events_values,
+    },
 )
 valid_requests = st.fixed_dictionaries(
     {"provider": st.sampled_from(CONFIGURED), "video_id": st.text(alphabet=valid_text, min_size=1, max_size=200)},
@@ -199,6 +210,7 @@ valid_requests = st.fixed_dictionaries(
             max_size=16,
         ),
         "duration": st.integers(1, 86400),
+        "events": st.sampled_from([[], ["progress"]]),
     },
 )
 extra_fields = st.dictionaries(st.text(max_size=12).filter(lambda name: name not in FIELDS), json_values, max_size=2)

@@ -14,25 +14,22 @@ from videohook.observability import record_run
 from videohook.poller import RunFailed
 from videohook.secrets import SecretsManagerTokens
 
+from devtools.local_webhooks import pump
 from devtools.sim_provider import standard_timeline
+from devtools.webhook_receiver import WebhookReceiver
 
 
 def vid(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-def test_no_token_or_webhook_secret_in_any_log_event_or_error(harness, proxy, logs, capfd, closed_port, monkeypatch):
+def test_no_token_or_webhook_secret_in_any_log_event_or_error(
+    harness, webhooks, proxy, logs, capfd, closed_port, monkeypatch
+):
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "videohook")
-    webhook_secret = "whsec_" + secrets.token_urlsafe(24)
-    stack = harness.deployed.stack
-    with_secret = stack.client("secretsmanager")
     harness_tokens = {name: harness.token(name) for name in ("hingnet", "skyengine")}
     wrong = "tok-wrong-" + secrets.token_hex(8)
-    from reliability_harness import _quiet
-
-    with _quiet():
-        with_secret.create_secret(Name=f"videohook/webhook{stack.suffix}", SecretString=webhook_secret)
-    forbidden = [*harness_tokens.values(), wrong, webhook_secret]
+    forbidden = [*harness_tokens.values(), wrong, webhooks.secret]
 
     # Given jobs meeting every kind of fault, one with a callback URL, on both providers
     settings = harness.settings(
@@ -44,11 +41,13 @@ def test_no_token_or_webhook_secret_in_any_log_event_or_error(harness, proxy, lo
     harness.track(
         "hingnet", vid("limited"), [{"_fault": 429, "_retry_after": "1"}, {"status": "completed"}], settings=settings
     )
+    receiver = WebhookReceiver().start()
+    hooked = vid("hook")
     harness.track(
         "hingnet",
-        vid("hook"),
+        hooked,
         standard_timeline("hingnet", steps=1),
-        callback_url="http://127.0.0.1:9/hook",
+        callback_url=receiver.url("/hook"),
         metadata={"order": "42"},
         settings=settings,
     )
@@ -76,6 +75,16 @@ def test_no_token_or_webhook_secret_in_any_log_event_or_error(harness, proxy, lo
     for report in reports:
         record_run(report)
     events = harness.events()
+    # and WebhookFunction (from template.yaml, via local_invoke) signs and sends the webhook
+    function_logs = []
+    for _ in range(4):
+        pumped = pump(webhooks, env_overrides=harness.deployed.env_overrides(ALLOW_LOOPBACK_CALLBACKS="true"))
+        function_logs.append(pumped.logs)
+        if not pumped.received:
+            break
+    receiver.stop()
+    (hook,) = receiver.received("/hook")
+    assert hook.verify("whsec_" + webhooks.secret)["data"]["id"] == hooked  # signed with the secret...
 
     # Then the runs did meet the faults and finished the jobs...
     kinds = {key.split(":")[1] for report in reports for key in report.faults}
@@ -91,10 +100,12 @@ def test_no_token_or_webhook_secret_in_any_log_event_or_error(harness, proxy, lo
         "errors": "\n".join(errors),
         "reports": json.dumps([report.as_dict() for report in reports]),
         "events": json.dumps(events),
+        "webhook function output": "\n".join(function_logs),
+        "webhook as received": json.dumps({"headers": dict(hook.headers), "body": hook.body.decode()}),
     }
     assert len(logs.library) > 100 and any("HTTP Request" in line for line in logs.library)  # httpx did log
     assert any("Authorization" in line or "authorization" in line for line in logs.library)  # headers were seen
-    for where, text in haystacks.items():
+    for where, text in haystacks.items():  # ...and never shown
         for secret in forbidden:
             assert secret not in text, f"a secret leaked into {where}"
     harness.expect_events(*[(e["data"]["provider"], e["data"]["id"], e["data"]["status"]) for e in events])

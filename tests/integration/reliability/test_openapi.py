@@ -56,13 +56,13 @@ CHECKS = [
 
 
 @pytest.fixture
-def api_url(deployed, monkeypatch) -> Iterator[str]:
+def api_url(deployed, webhooks, monkeypatch) -> Iterator[str]:
     from videohook import runtime
     from videohook.config import load_settings
 
     for name, value in {**deployed.env_overrides()["Parameters"], "ALLOW_LOOPBACK_CALLBACKS": "false"}.items():
         monkeypatch.setenv(name, value)
-    caches = (load_settings, runtime.job_store, runtime.tracking)
+    caches = (load_settings, runtime.job_store, runtime.tracking, runtime.redelivery)
     for cache in caches:
         cache.cache_clear()
     with ApiServer() as server:

@@ -1,0 +1,240 @@
+"""The local stack behind `videohook local up`: everything on 127.0.0.1, no AWS and no Docker.
+
+- moto in server mode, with JobsTable (from template.yaml), EventsTopic and the provider secrets;
+- the simulated gateway, where any video id exists: the first request about it scripts a realistic
+  timeline that ends after `sim_seconds` (completed, or failed when the id contains "fail");
+- ApiFunction's handler served over HTTP (devtools.api_server) and PollerFunction's handler called in a
+  loop, both in this process with the variables template.yaml declares for them (as `sam local` resolves
+  them), pointed at this stack;
+- the webhook side (devtools.local_webhooks): WebhookQueue subscribed to the topic, its dead-letter queue and
+  signing secret, and WebhookFunction invoked for the queued events after each poller run (callbacks may be
+  plain http to 127.0.0.1 here, the development flag);
+- a state file with the endpoints, so the other `videohook` commands find the stack without flags.
+
+It stops on Ctrl-C / SIGTERM (or after `max_seconds`) and removes its state file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from videohook.cli.errors import CliError
+from videohook.cli.state import LocalState, read_state, remove_state, write_state
+
+from devtools.api_server import ApiServer
+from devtools.local_aws import LocalMoto, aws_env, deploy_local
+from devtools.local_invoke import (
+    LOCAL_REGION,
+    LambdaContext,
+    apply_env_overrides,
+    function_spec,
+    load_template,
+)
+from devtools.local_webhooks import LocalWebhooks, deploy_webhooks, pump
+from devtools.sim_provider import SimProvider, standard_timeline
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+SCHEDULE_EVENT = json.loads((ROOT / "events" / "poller-schedule.json").read_text())
+# Local-only tokens of the simulated gateway (it checks them like a real one would).
+TOKENS = {"hingnet": "local-hingnet-token", "skyengine": "local-skyengine-token"}
+FAILING_MARK = "fail"
+# Webhook retries compressed for a person watching (the template's schedule spans 27.6 h).
+LOCAL_WEBHOOK_SCHEDULE = "0,2,5,10"
+
+
+def auto_timeline(style: str, video_id: str, seconds: float) -> list[dict[str, Any]]:
+    """Queued, four progress steps, then completed (or failed) `seconds` after the first request."""
+    if FAILING_MARK in video_id.lower():
+        steps = standard_timeline(style, "failed", steps=2, error={"code": "generation_failed", "message": "Simulated"})
+    else:
+        steps = standard_timeline(style, "completed", steps=4)
+    return [{**step, "at": round(seconds * i / (len(steps) - 1), 3)} for i, step in enumerate(steps)]
+
+
+class AutoSimProvider(SimProvider):
+    """The simulated gateway where every video id of a known provider exists."""
+
+    def __init__(self, tokens: dict[str, str], *, seconds: float, port: int = 0) -> None:
+        super().__init__(tokens, port=port)
+        self._seconds = seconds
+        self._scripted: set[tuple[str, str]] = set()
+        self._script_lock = threading.Lock()
+
+    def _handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> Any:
+        parts = [unquote(part) for part in path.strip("/").split("/")]
+        if len(parts) >= 4 and parts[1:3] == ["v1", "videos"] and parts[0] in TOKENS:
+            key = (parts[0], parts[3])
+            with self._script_lock:
+                new = key not in self._scripted
+                self._scripted.add(key)
+            if new:
+                self.add_job(key[0], key[1], key[0], auto_timeline(key[0], key[1], self._seconds), clock="seconds")
+        return super()._handle(method, path, query, headers, body)
+
+
+def function_variables(variables: dict[str, str], *, verbose: bool) -> dict[str, str]:
+    """Both functions' declared variables from template.yaml, with this stack's values applied."""
+    template = load_template(TEMPLATE)
+    overrides = {
+        "Parameters": {
+            **variables,
+            "POLL_INTERVAL_SECONDS": "0",  # every job at every run: the loop sets the pace
+            "ALLOW_LOOPBACK_CALLBACKS": "true",  # development: webhooks to a local receiver
+            "POWERTOOLS_LOG_LEVEL": "INFO" if verbose else "WARNING",
+        }
+    }
+    environment: dict[str, str] = {}
+    for name in ("ApiFunction", "PollerFunction"):
+        environment.update(apply_env_overrides(function_spec(template, name), overrides))
+    return environment
+
+
+def load_handler(logical_id: str) -> tuple[Callable[[Any, Any], Any], int, int]:
+    """The function's handler imported from its CodeUri (under a unique module name), its memory and timeout."""
+    spec = function_spec(load_template(TEMPLATE), logical_id)
+    module_name, _, attribute = spec.handler.rpartition(".")
+    for layer in spec.layer_dirs:
+        if str(layer) not in sys.path:
+            sys.path.insert(0, str(layer))
+    loader_spec = importlib.util.spec_from_file_location(
+        f"videohook_{logical_id}_{module_name}", spec.code_dir / f"{module_name}.py"
+    )
+    assert loader_spec is not None and loader_spec.loader is not None
+    module = importlib.util.module_from_spec(loader_spec)
+    loader_spec.loader.exec_module(module)
+    return getattr(module, attribute), spec.memory_size, spec.timeout
+
+
+def serve(
+    *,
+    state_path: Path,
+    api_port: int = 0,
+    aws_port: int = 0,
+    sim_port: int = 0,
+    poll_every_s: float = 2.0,
+    sim_seconds: float = 12.0,
+    max_seconds: float = 0.0,
+    verbose: bool = False,
+) -> int:
+    existing = read_state(state_path)
+    if existing is not None and existing.running:
+        raise CliError(
+            f"a local stack is already running (pid {existing.pid}, API {existing.api_url}); "
+            "stop it with `videohook local down`"
+        )
+    moto = LocalMoto(aws_port)
+    sim = AutoSimProvider(TOKENS, seconds=sim_seconds, port=sim_port)
+    api: ApiServer | None = None
+    try:
+        moto.start()
+        sim.start()
+        os.environ.update(aws_env(moto.endpoint_url))
+        stack = deploy_local(
+            moto.endpoint_url,
+            providers={name: (sim.base_url(name), token) for name, token in TOKENS.items()},
+            template_path=TEMPLATE,
+        )
+        webhooks = deploy_webhooks(
+            moto.endpoint_url, stack.topic_arn, template_path=str(TEMPLATE), retry_schedule=LOCAL_WEBHOOK_SCHEDULE
+        )
+        variables = {**stack.variables(), **webhooks.variables()}
+        os.environ.update(function_variables(variables, verbose=verbose))
+        if not verbose:
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF blobs on stdout are for CloudWatch
+        api = ApiServer(port=api_port).start()
+        poller, memory_mb, timeout_s = load_handler("PollerFunction")
+        state = LocalState(
+            pid=os.getpid(),
+            api_url=api.url,
+            aws_endpoint_url=moto.endpoint_url,
+            region=LOCAL_REGION,
+            topic_arn=stack.topic_arn,
+            table_name=stack.table_name,
+            due_shards=int(os.environ.get("DUE_SHARDS", "16")),
+            sim_url=sim.url,
+            started_at=int(time.time()),
+        )
+        write_state(state_path, state)
+        _banner(state, state_path, sim_seconds, webhooks)
+        overrides = {"Parameters": function_variables(variables, verbose=verbose)}
+        _poll_loop(poller, memory_mb, timeout_s, poll_every_s, max_seconds, lambda: _deliver(webhooks, overrides))
+    except KeyboardInterrupt:
+        print("\nstopping the local stack", flush=True)
+    finally:
+        remove_state(state_path, os.getpid())
+        if api is not None:
+            api.stop()
+        sim.stop()
+        moto.stop()
+    return 0
+
+
+def _deliver(webhooks: LocalWebhooks, overrides: dict[str, Any]) -> None:
+    """What Lambda's event source mapping does for WebhookFunction: hand it what is queued (if anything)."""
+    result = pump(webhooks, env_overrides=overrides, wait_s=0)
+    if result.received:
+        print(
+            f"[{time.strftime('%H:%M:%S')}] webhooks: {len(result.received)} handled, {len(result.failures)} to retry",
+            flush=True,
+        )
+
+
+def _banner(state: LocalState, state_path: Path, sim_seconds: float, webhooks: LocalWebhooks) -> None:
+    print(
+        f"videohook local stack (pid {state.pid}), everything on 127.0.0.1; Ctrl-C to stop\n"
+        f"  API          {state.api_url}  (ApiFunction's handler, no auth)\n"
+        f"  AWS (moto)   {state.aws_endpoint_url}  table {state.table_name}, topic {state.topic_arn}\n"
+        f"  gateway      {state.sim_url}  providers {', '.join(TOKENS)}: any video id completes after "
+        f"{sim_seconds:g}s, ids containing '{FAILING_MARK}' fail\n"
+        f"  webhooks     WebhookFunction for jobs with a callback_url (http://127.0.0.1 allowed here); the signing "
+        f"secret is {webhooks.secret_arn} in the local Secrets Manager\n"
+        f"  state file   {state_path}\n"
+        "try:\n"
+        "  videohook events tail &\n"
+        "  videohook track hingnet video_demo_1 && videohook watch hingnet video_demo_1",
+        flush=True,
+    )
+
+
+def _poll_loop(
+    poller: Callable[[Any, Any], Any],
+    memory_mb: int,
+    timeout_s: int,
+    every_s: float,
+    max_seconds: float,
+    after_run: Callable[[], None],
+) -> None:
+    started = time.monotonic()
+    run = 0
+    while not max_seconds or time.monotonic() - started < max_seconds:
+        run += 1
+        began = time.monotonic()
+        context = LambdaContext("PollerFunction", memory_mb, timeout_s, "local")
+        context.start_clock()
+        try:
+            report = poller(SCHEDULE_EVENT, context)
+        except Exception as exc:  # keep serving; the next run may succeed
+            print(f"poller run {run} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        else:
+            if report.get("changed") or report.get("published") or report.get("errors"):
+                print(
+                    f"[{time.strftime('%H:%M:%S')}] poller run {run}: polled {report['polled']}, changed "
+                    f"{report['changed']}, completed {report['completed']}, failed {report['failed']}, "
+                    f"published {report['published']}, errors {report['errors']}",
+                    flush=True,
+                )
+        try:
+            after_run()
+        except Exception as exc:
+            print(f"webhook delivery failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        time.sleep(max(0.0, every_s - (time.monotonic() - began)))

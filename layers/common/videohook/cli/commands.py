@@ -1,0 +1,165 @@
+"""The commands' work, each taking the parsed arguments and returning an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from videohook.cli import render
+from videohook.cli.api import JobsApi
+from videohook.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_TIMEOUT, EXIT_VIDEO_FAILED, CliError
+from videohook.cli.tail import TemporaryQueue, filter_policy
+from videohook.cli.target import Target, resolve_target
+
+TERMINAL = ("completed", "failed")
+
+
+def target_of(args: argparse.Namespace) -> Target:
+    return resolve_target(
+        stack_name=args.stack_name,
+        local=args.local,
+        state_path=args.state_file,
+        region=args.region,
+        profile=args.profile,
+    )
+
+
+def _print_job(args: argparse.Namespace, job: dict[str, Any], note: str = "") -> None:
+    if args.json:
+        print(render.dumps(job))
+    else:
+        print((note + "\n" if note else "") + render.job_text(job))
+
+
+def track(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"provider": args.provider, "video_id": args.video_id}
+    if args.callback:
+        body["callback_url"] = args.callback
+    if args.meta:
+        body["metadata"] = dict(args.meta)
+    if args.duration is not None:
+        body["duration"] = args.duration
+    if args.progress_events:
+        body["events"] = ["progress"]
+    with JobsApi(target_of(args)) as api:
+        job, created = api.track(body)
+    _print_job(args, job, "tracking (new)" if created else "already tracked")
+    return EXIT_OK
+
+
+def get(args: argparse.Namespace) -> int:
+    with JobsApi(target_of(args)) as api:
+        _print_job(args, api.get(args.provider, args.video_id))
+    return EXIT_OK
+
+
+def stop(args: argparse.Namespace) -> int:
+    with JobsApi(target_of(args)) as api:
+        _print_job(args, api.stop(args.provider, args.video_id), "stopped: no longer polled, no event follows")
+    return EXIT_OK
+
+
+def ls(args: argparse.Namespace) -> int:
+    from videohook.job_store import DynamoJobStore  # the table's own item mapping
+
+    target = target_of(args)
+    store = DynamoJobStore(target.client("dynamodb"), target.table_name, due_shards=target.due_shards, retention_s=0)
+    try:
+        jobs = [job.to_public() for job in store.list_jobs(pending_only=args.pending, limit=args.limit)]
+    except (ClientError, BotoCoreError) as exc:
+        raise CliError(f"cannot read table {target.table_name}: {exc}") from None
+    if args.json:
+        print(render.dumps({"object": "list", "data": jobs}))
+    elif jobs:
+        print(render.jobs_table(jobs))
+    else:
+        print("no pending jobs" if args.pending else "no jobs")
+    return EXIT_OK
+
+
+def watch(args: argparse.Namespace) -> int:
+    """Poll the job through the API until it ends; exit 0 completed, 3 failed, 5 --timeout."""
+    deadline = time.monotonic() + args.timeout if args.timeout else None
+    view = None if args.json else render.ProgressView(sys.stdout)
+    last: dict[str, Any] | None = None
+    with JobsApi(target_of(args)) as api:
+        try:
+            while True:
+                job = api.get(args.provider, args.video_id)
+                if args.json and job != last:
+                    print(render.dumps(job), flush=True)
+                if view is not None:
+                    view.show(job)
+                last = job
+                if job.get("status") in TERMINAL:
+                    return EXIT_OK if job["status"] == "completed" else EXIT_VIDEO_FAILED
+                if not (job.get("tracking") or {}).get("active"):
+                    raise CliError(f"{args.provider}/{args.video_id} was stopped before it ended ({job['status']})")
+                if deadline is not None and time.monotonic() + args.interval > deadline:
+                    raise CliError(f"still {job.get('status')} after {args.timeout:g}s", EXIT_TIMEOUT)
+                time.sleep(args.interval)
+        finally:
+            if view is not None:
+                view.close()
+
+
+def events_tail(args: argparse.Namespace) -> int:
+    """Print events as they arrive; --count and --timeout end it by itself, Ctrl-C at any time."""
+    target = target_of(args)
+    policy = filter_policy(args.filter or [])
+    deadline = time.monotonic() + args.timeout if args.timeout else None
+    seen = 0
+    queue = TemporaryQueue(target, policy)
+    with queue:
+        print(f"listening on {target.topic_arn} through {queue.name} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        for event in queue.events(deadline=deadline):
+            print(render.dumps(event) if args.json else render.event_line(event), flush=True)
+            seen += 1
+            if args.count and seen >= args.count:
+                break
+    if queue.leftovers:
+        print(f"videohook: warning: could not remove {'; '.join(queue.leftovers)}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.count and seen < args.count:
+        raise CliError(f"{seen} of {args.count} events within {args.timeout:g}s", EXIT_TIMEOUT)
+    return EXIT_OK
+
+
+def local_up(args: argparse.Namespace) -> int:
+    from videohook.cli.checkout import import_local_stack
+
+    local_stack = import_local_stack()
+    return int(
+        local_stack.serve(
+            state_path=args.state_file,
+            api_port=args.api_port,
+            aws_port=args.aws_port,
+            sim_port=args.sim_port,
+            poll_every_s=args.poll_every,
+            sim_seconds=args.sim_seconds,
+            max_seconds=args.max_seconds,
+            verbose=args.verbose,
+        )
+    )
+
+
+def local_down(args: argparse.Namespace) -> int:
+    import os
+    import signal
+
+    from videohook.cli.state import read_state
+
+    state = read_state(args.state_file)
+    if state is None or not state.running:
+        raise CliError(f"no local stack is running (state file {args.state_file})")
+    os.kill(state.pid, signal.SIGTERM)
+    for _ in range(100):  # up to 10 s for it to stop and remove its state file
+        if not args.state_file.exists():
+            print(f"stopped the local stack (pid {state.pid})")
+            return EXIT_OK
+        time.sleep(0.1)
+    raise CliError(f"the local stack (pid {state.pid}) did not stop within 10 s")

@@ -1,0 +1,68 @@
+"""The API's replay use case: send a finished job's final event (same id, same body) to its callback URL again.
+
+The event is queued on WebhookQueue, not published to EventsTopic: only the webhook is sent again (other
+subscribers of the topic are not bothered), and the replay gets the same signing, SSRF checks, retries,
+dead-lettering and delivery log as the first delivery. The API never holds the signing secret, and answers
+at once instead of waiting on a slow receiver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from videohook.config import Settings
+from videohook.events import EVENT_TYPES, event_id, event_message
+from videohook.models import Job, PendingEvent
+from videohook.ports import JobStore, WebhookQueue
+from videohook.tracking import JobNotFound
+from videohook.validation import check_provider, check_video_id
+
+
+class CannotRedeliver(Exception):
+    """The job exists but has nothing to redeliver (answered 409)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def final_event(job: Job) -> PendingEvent:
+    """The finished job's event as the poller announced it: the id is derived from the transition, and the
+    poller stamps the event with the time of the poll that saw the end (the job's last poll)."""
+    created_at = job.last_polled_at if job.last_polled_at is not None else job.tracked_at
+    return PendingEvent(
+        id=event_id(job.provider, job.video_id, job.status), type=EVENT_TYPES[job.status], created_at=created_at
+    )
+
+
+@dataclass(frozen=True)
+class Redelivery:
+    settings: Settings
+    store: JobStore
+    queue: WebhookQueue
+
+    def redeliver(self, provider: str, video_id: str) -> dict[str, Any]:
+        provider = check_provider(provider, self.settings.providers)
+        video_id = check_video_id(video_id)
+        job = self.store.get(provider, video_id)
+        if job is None:
+            raise JobNotFound(provider, video_id)
+        if not job.callback_url:
+            raise CannotRedeliver("The job has no callback_url; there is no webhook to send", code="no_callback_url")
+        if not job.status.is_terminal:
+            raise CannotRedeliver(
+                f"The job is {job.status.value}; only a finished job's event can be redelivered",
+                code="job_not_finished",
+            )
+        event = final_event(job)
+        body, attributes = event_message(job, event)
+        self.queue.send(body, attributes)
+        return {
+            "object": "webhook.redelivery",
+            "event_id": event.id,
+            "type": event.type,
+            "callback_url": job.callback_url,
+            "status": "queued",
+        }

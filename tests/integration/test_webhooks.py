@@ -1,0 +1,287 @@
+"""Webhooks end to end over real HTTP on loopback: EventsTopic -> WebhookQueue (moto, raw delivery) ->
+WebhookFunction (invoked from template.yaml with SQS events built from the messages moto handed out, as the
+event source mapping would) -> receivers on 127.0.0.1 that verify the signature with `standardwebhooks`."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sqs.models import sqs_backends
+from videohook.events import event_id, event_message, pending_event_for
+from videohook.models import Job, VideoStatus
+
+from devtools.local_aws import receive_all
+from devtools.local_invoke import LOCAL_REGION
+from devtools.local_webhooks import LocalWebhooks, PumpResult, deploy_webhooks, pump
+from devtools.tls_certs import make_tls_files
+from devtools.webhook_receiver import ReceiverAnswer, WebhookReceiver
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEDULE = (0, 1, 2)  # compressed: three attempts, the second 1 s after the first, the third 2 s later
+TIMEOUT_S = 1.0
+
+
+@pytest.fixture
+def webhooks(deployed) -> LocalWebhooks:
+    hooks = deploy_webhooks(
+        deployed.endpoint,
+        deployed.stack.topic_arn,
+        template_path=str(ROOT / "template.yaml"),
+        suffix=deployed.stack.suffix,
+        retry_schedule=",".join(map(str, SCHEDULE)),
+    )
+    deployed.variables.update(hooks.variables(), WEBHOOK_TIMEOUT_SECONDS=str(TIMEOUT_S))
+    return hooks
+
+
+@pytest.fixture
+def receiver():
+    with WebhookReceiver() as server:
+        yield server
+
+
+def deliver(deployed, webhooks: LocalWebhooks, **variables: str) -> PumpResult:
+    """One poll of the event source mapping; the function must not error."""
+    result = pump(webhooks, env_overrides=deployed.env_overrides(**variables))
+    assert result.result is None or result.result.error is None, result.logs
+    return result
+
+
+def publish(deployed, callback_url: str, video_id: str | None = None) -> str:
+    """Publish a finished job's event to EventsTopic exactly as the poller does; return the body."""
+    job = Job(
+        "hingnet",
+        video_id or f"video_{uuid.uuid4().hex[:10]}",
+        status=VideoStatus.COMPLETED,
+        progress=100,
+        callback_url=callback_url,
+        active=False,
+        tracked_at=int(time.time()),
+        last_polled_at=int(time.time()),
+    )
+    body, attributes = event_message(job, pending_event_for(job, int(time.time())))
+    boto3.client("sns", endpoint_url=deployed.endpoint).publish(
+        TopicArn=deployed.stack.topic_arn,
+        Message=body,
+        MessageAttributes={name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()},
+    )
+    return body
+
+
+def seconds_until_visible(queue_url: str) -> list[float]:
+    """For each message in the queue, how long until SQS hands it out again (read from moto's own state:
+    the moto server runs in this process)."""
+    queue = sqs_backends[DEFAULT_ACCOUNT_ID][LOCAL_REGION].queues[queue_url.rsplit("/", 1)[-1]]
+    now_ms = time.time() * 1000
+    return [max(0.0, (message.visible_at - now_ms) / 1000) for message in queue._messages]
+
+
+def wait_visible(queue_url: str, limit_s: float = 10.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while any(seconds_until_visible(queue_url)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def job_deliveries(deployed, provider: str, video_id: str) -> list[dict]:
+    status, job = deployed.api("GET", f"/v1/jobs/{provider}/{video_id}")
+    assert status == 200, job
+    return job["tracking"]["deliveries"]
+
+
+def test_finished_job_gets_a_signed_webhook_and_a_replay_with_the_same_id(deployed, sim, webhooks, receiver):
+    # Given a job tracked with a callback URL on a local receiver, and one without
+    video_id, quiet_id = f"video_{uuid.uuid4().hex[:10]}", f"video_{uuid.uuid4().hex[:10]}"
+    for vid in (video_id, quiet_id):
+        sim.add_job("hingnet", vid, "hingnet", [{"status": "in_progress", "progress": 50}, {"status": "completed"}])
+    url = receiver.url("/hooks/videohook?tenant=42")
+    assert (
+        deployed.api("POST", "/v1/jobs", {"provider": "hingnet", "video_id": video_id, "callback_url": url})[0] == 201
+    )
+    assert deployed.api("POST", "/v1/jobs", {"provider": "hingnet", "video_id": quiet_id})[0] == 201
+    logs = []
+
+    # When the poller sees both finish and the webhook function takes the events from its queue
+    for _ in range(3):
+        deployed.poll()
+        logs.append(deployed.last_logs)
+    first = deliver(deployed, webhooks)
+    logs.append(first.logs)
+
+    # Then the receiver got one POST: the exact event body, signed per Standard Webhooks
+    assert len(first.received) == 2 and first.failures == []
+    (hook,) = receiver.received("/hooks/videohook")
+    expected_id = event_id("hingnet", video_id, VideoStatus.COMPLETED)
+    sent_body = next(m["Body"] for m in first.received if json.loads(m["Body"])["data"]["id"] == video_id)
+    assert hook.body == sent_body.encode()
+    assert hook.headers["content-type"] == "application/json"
+    assert hook.headers["webhook-id"] == expected_id
+    assert hook.headers["webhook-signature"].startswith("v1,")
+    assert abs(int(hook.headers["webhook-timestamp"]) - time.time()) < 60
+    assert hook.verify("whsec_" + webhooks.secret)["id"] == expected_id  # the standardwebhooks library
+    assert hook.verify(webhooks.secret)["data"]["id"] == video_id  # the bare secret works too
+    assert hook.headers["host"] == f"127.0.0.1:{receiver.port}"
+    # and the job shows the attempt; the queue is empty; nothing was dead-lettered
+    (attempt,) = job_deliveries(deployed, "hingnet", video_id)
+    assert attempt["event_id"] == expected_id and attempt["attempt"] == 1
+    assert attempt["outcome"] == "delivered" and attempt["status_code"] == 200 and attempt["error"] is None
+    assert job_deliveries(deployed, "hingnet", quiet_id) == []
+    assert seconds_until_visible(webhooks.queue_url) == []
+    assert receive_all(deployed.endpoint, webhooks.dead_letter_queue_url, wait_s=0) == []
+
+    # When the caller asks for a replay
+    status, queued = deployed.api("POST", f"/v1/jobs/hingnet/{video_id}/redeliver")
+    assert status == 202, queued
+    assert queued["event_id"] == expected_id and queued["status"] == "queued"
+    replay = deliver(deployed, webhooks)
+    logs.append(replay.logs)
+
+    # Then the same event (same webhook-id, same body) arrives again, freshly signed
+    first_hook, second_hook = receiver.received("/hooks/videohook")
+    assert second_hook.headers["webhook-id"] == expected_id
+    assert second_hook.body == first_hook.body
+    assert second_hook.verify("whsec_" + webhooks.secret)["id"] == expected_id
+    assert [a["outcome"] for a in job_deliveries(deployed, "hingnet", video_id)] == ["delivered", "delivered"]
+
+    # and a replay of a job without callback, of an unfinished or unknown job, is refused
+    assert deployed.api("POST", f"/v1/jobs/hingnet/{quiet_id}/redeliver")[1]["error"]["code"] == "no_callback_url"
+    assert deployed.api("POST", "/v1/jobs/hingnet/video_unknown/redeliver")[0] == 404
+    running = f"video_{uuid.uuid4().hex[:10]}"
+    sim.add_job("hingnet", running, "hingnet", [{"status": "in_progress", "progress": 5}])
+    deployed.api("POST", "/v1/jobs", {"provider": "hingnet", "video_id": running, "callback_url": url})
+    status, error = deployed.api("POST", f"/v1/jobs/hingnet/{running}/redeliver")
+    assert (status, error["error"]["code"]) == (409, "job_not_finished")
+
+    # and the signing secret appears in no log line and no stored item
+    everything = "\n".join(logs) + json.dumps(deployed.items(), default=str)
+    assert webhooks.secret not in everything
+    assert "webhook delivered" in first.logs
+
+
+def test_each_answer_gets_its_rule(deployed, webhooks, receiver, tmp_path):
+    # Given receivers that answer 200, 500, 410, 301 (to a path that would answer 200), and too slowly,
+    # and one with a certificate nobody trusts
+    receiver.script("/ok", [ReceiverAnswer(200)])
+    receiver.script("/error", [ReceiverAnswer(500)])
+    receiver.script("/gone", [ReceiverAnswer(410)])
+    receiver.script("/moved", [ReceiverAnswer(301, {"location": receiver.url("/ok")})])
+    receiver.script("/slow", [ReceiverAnswer(200, delay_s=TIMEOUT_S + 2)])
+    with WebhookReceiver(tls=make_tls_files(tmp_path)) as untrusted:
+        bodies = {path: publish(deployed, receiver.url(path)) for path in ("/ok", "/error", "/gone", "/moved", "/slow")}
+        bodies["/tls"] = publish(deployed, untrusted.url("/tls", host="localhost"))
+
+        # When the webhook function takes them all in one batch
+        result = deliver(deployed, webhooks)
+
+        # Then only 2xx and 410 end the delivery; the rest stay queued for the next attempt
+        assert len(result.received) == 6
+        by_path = {path: json.loads(body)["id"] for path, body in bodies.items()}
+        failed_ids = {json.loads(m["Body"])["id"] for m in result.received if m["MessageId"] in result.failures}
+        assert failed_ids == {by_path[p] for p in ("/error", "/moved", "/slow", "/tls")}
+        # the redirect was not followed
+        assert [h.path for h in receiver.received()].count("/ok") == 1
+        assert len(receiver.received("/moved")) == 1
+        # the slow receiver was given up on, the untrusted certificate refused before any request was sent
+        assert untrusted.connections >= 1 and untrusted.received() == []
+    logs = result.logs
+    assert "timeout: no answer within 1 s" in logs
+    assert "TLS certificate rejected" in logs
+    assert "HTTP 301: redirects are not followed" in logs
+    assert "410 Gone" in logs
+    # and the failed ones stay queued to come back after the schedule's second delay (not the queue's 24 min)
+    delays = seconds_until_visible(webhooks.queue_url)
+    assert len(delays) == 4 and all(delay <= SCHEDULE[1] for delay in delays), delays
+    assert webhooks.secret not in logs
+
+
+def test_retries_follow_the_schedule_then_the_dead_letter_queue(deployed, webhooks, receiver):
+    # Given a receiver that fails twice then accepts, and one that always fails
+    receiver.script("/flaky", [ReceiverAnswer(500), ReceiverAnswer(503), ReceiverAnswer(200)])
+    receiver.script("/down", [ReceiverAnswer(500)])
+    flaky = json.loads(publish(deployed, receiver.url("/flaky")))["id"]
+    down = json.loads(publish(deployed, receiver.url("/down")))["id"]
+
+    # When the event source mapping polls as the messages become visible
+    delays_after_attempt = []
+    for attempt in range(1, len(SCHEDULE) + 1):
+        wait_visible(webhooks.queue_url)
+        result = deliver(deployed, webhooks)
+        counts = {m["Attributes"]["ApproximateReceiveCount"] for m in result.received}
+        assert counts == {str(attempt)}, (attempt, counts)
+        delays_after_attempt.append(sorted(seconds_until_visible(webhooks.queue_url), reverse=True))
+
+    # Then each failed attempt set the message's visibility to the schedule's next delay, the last to 0
+    assert SCHEDULE[1] - 0.5 < delays_after_attempt[0][0] <= SCHEDULE[1]
+    assert SCHEDULE[2] - 0.5 < delays_after_attempt[1][0] <= SCHEDULE[2]
+    assert delays_after_attempt[2] == [0.0]  # only "down" is left, visible at once for the redrive
+    # and the flaky receiver got the same webhook-id three times and accepted the third
+    assert [h.headers["webhook-id"] for h in receiver.received("/flaky")] == [flaky] * 3
+    assert len(receiver.received("/down")) == len(SCHEDULE)
+    # and after the last attempt SQS moves the message to the dead-letter queue at its next receive
+    assert deliver(deployed, webhooks).received == []
+    (dead,) = receive_all(deployed.endpoint, webhooks.dead_letter_queue_url, wait_s=2, expect=1)
+    assert dead["body"]["id"] == down
+    assert seconds_until_visible(webhooks.queue_url) == []
+
+
+def test_retry_after_of_a_throttling_answer_is_honoured(deployed, webhooks, receiver):
+    receiver.script("/busy", [ReceiverAnswer(429, {"retry-after": "7"})])
+    publish(deployed, receiver.url("/busy"))
+    result = deliver(deployed, webhooks)
+    assert len(result.failures) == 1
+    (delay,) = seconds_until_visible(webhooks.queue_url)
+    assert 6 < delay <= 7  # the schedule said 1 s; the receiver asked for 7
+
+
+FORBIDDEN_HOSTS = [
+    "127.0.0.1",  # loopback (the development flag is off here)
+    "127.9.9.9",
+    "localhost",  # a name that resolves to loopback
+    "[::1]",
+    "0.0.0.0",  # unspecified: would reach this machine
+    "[::]",
+    "[::ffff:127.0.0.1]",  # IPv4-mapped loopback
+    "[::ffff:10.0.0.1]",
+    "10.1.2.3",
+    "172.16.5.4",
+    "192.168.1.1",
+    "169.254.169.254",  # instance metadata
+    "100.64.0.1",  # carrier-grade NAT
+    "224.0.0.1",  # multicast
+    "[fd00::1]",  # unique-local
+    "[fe80::1]",  # link-local
+    "[64:ff9b::a9fe:a9fe]",  # NAT64 form of 169.254.169.254
+    "[2002:7f00:1::1]",  # 6to4 form of 127.0.0.1
+]
+
+
+def test_every_forbidden_address_is_refused_without_a_connection(deployed, webhooks, receiver):
+    # Given events whose callback URLs name forbidden addresses on the receiver's port
+    bodies = {host: publish(deployed, f"http://{host}:{receiver.port}/steal") for host in FORBIDDEN_HOSTS}
+
+    # When the webhook function runs with the development flag off (as deployed)
+    logs = ""
+    for _ in range(3):
+        result = deliver(deployed, webhooks, ALLOW_LOOPBACK_CALLBACKS="false")
+        logs += result.logs
+        assert result.failures == []  # a refused destination is not retried
+        if not result.received:
+            break
+
+    # Then nothing connected to the receiver, and each refusal has a clear log line
+    assert receiver.connections == 0 and receiver.received() == []
+    refusals = [json.loads(line) for line in logs.splitlines() if "webhook refused" in line]
+    assert sorted(line["event_id"] for line in refusals) == sorted(json.loads(b)["id"] for b in bodies.values())
+    reasons = {line["host"]: line["reason"] for line in refusals}
+    assert reasons["169.254.169.254"].startswith("link-local")
+    assert reasons["100.64.0.1"] == "carrier-grade NAT"
+    assert reasons["localhost"] == "loopback"
+    assert reasons["64:ff9b::a9fe:a9fe"].startswith("NAT64 form of 169.254.169.254")
+    assert reasons["::ffff:127.0.0.1"].startswith("IPv4-mapped form of 127.0.0.1")
+    assert all("no connection made" in line["message"] and "/steal" not in line["message"] for line in refusals)
+    assert seconds_until_visible(webhooks.queue_url) == []

@@ -1,0 +1,72 @@
+"""Pure parts of the `videohook` command, and its place in the package (a console script, never loaded by
+the functions)."""
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from videohook.cli.errors import CliError
+from videohook.cli.render import progress_bar, watch_line
+from videohook.cli.state import LocalState, read_state, remove_state, write_state
+from videohook.cli.tail import filter_policy
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_filters_become_an_sns_filter_policy():
+    assert filter_policy([]) is None
+    assert filter_policy(["type=video.failed", "provider=hingnet", "type=video.completed"]) == {
+        "type": ["video.failed", "video.completed"],
+        "provider": ["hingnet"],
+    }
+    for bad in ("colour=red", "type", "type="):
+        with pytest.raises(CliError, match="--filter takes"):
+            filter_policy([bad])
+
+
+def test_progress_bar_is_clamped_and_tolerates_missing_values():
+    assert progress_bar(50, width=10) == "[#####.....]  50.0%"
+    assert progress_bar(140, width=4) == "[####] 100.0%"
+    assert progress_bar(None, width=4) == "[....]   0.0%"
+    line = watch_line({"provider": "skyengine", "id": "v", "status": "completed", "progress": 100, "content_url": "u"})
+    assert line.endswith("completed  u (needs the provider token)")
+
+
+def test_state_file_round_trip_and_only_its_owner_removes_it(tmp_path):
+    path = tmp_path / "state" / "local.json"
+    state = LocalState(1, "http://127.0.0.1:1", "http://127.0.0.1:2", "us-east-1", "arn", "t", 16, "s", 0)
+    write_state(path, state)
+    assert read_state(path) == state
+    assert path.stat().st_mode & 0o777 == 0o600
+    remove_state(path, pid=2)
+    assert path.exists()
+    remove_state(path, pid=1)
+    assert not path.exists() and read_state(path) is None
+
+
+def test_console_script_points_at_the_cli_and_the_package_maps_from_the_layer():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["videohook"] == "videohook.cli:main"
+    assert project["tool"]["setuptools"]["package-dir"] == {"": "layers/common"}
+    assert "pip install --quiet --no-deps -e ." in (ROOT / "Makefile").read_text()
+
+
+@pytest.mark.parametrize("function", ["poller", "api"])
+def test_functions_never_load_the_cli(function):
+    code = (
+        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import app; "
+        "print(sorted(m for m in sys.modules if m.startswith('videohook.cli')))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "JOBS_TABLE": "t", "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "functions" / function), str(ROOT / "layers" / "common")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
