@@ -160,6 +160,8 @@ def test_429_pauses_the_whole_provider_across_runs_until_the_time_it_asked_for(h
         *[("hingnet", v, "completed") for v in others],
     )
     assert sorted(event["id"] for event in harness.events()) == sorted(ids)
+    # and the operator's listing (`videohook ls`, a Scan) shows the jobs, not the pause item beside them
+    assert sorted(job.video_id for job in harness.store().list_jobs()) == sorted([limited, sora, *others])
 
 
 def test_401_and_403_are_logged_once_per_run_naming_the_provider_and_jobs_are_kept(harness, logs):
