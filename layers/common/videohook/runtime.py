@@ -7,6 +7,7 @@ from functools import cache
 from videohook.archive import Archiver
 from videohook.aws import client
 from videohook.config import ConfigError, load_settings
+from videohook.coordination import DynamoRunCoordination
 from videohook.event_routing import RoutedPublisher, SqsEventQueue
 from videohook.job_store import DynamoJobStore
 from videohook.poller import Poller
@@ -36,7 +37,13 @@ def poller() -> Poller:
     settings = load_settings()
     if not settings.events_topic_arn:
         raise ConfigError("EVENTS_TOPIC_ARN is not set")
-    return Poller(settings, job_store(), event_publisher(), SecretsManagerTokens())
+    return Poller(
+        settings,
+        job_store(),
+        event_publisher(),
+        SecretsManagerTokens(),
+        coordination=DynamoRunCoordination(client("dynamodb"), settings.jobs_table),
+    )
 
 
 def event_publisher() -> EventPublisher:
