@@ -11,7 +11,7 @@ export PYENV_VERSION ?= 3.11.7:3.13.0
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_CONTAINER_CONNECTION_TIMEOUT := 1
 
-.PHONY: help setup demo local test unit integration lint fmt validate build clean
+.PHONY: help setup demo local test unit integration lint fmt validate build bench clean
 
 help:
 	@echo "make demo      run videohook locally: moto + simulated provider + the functions, live"
@@ -19,6 +19,7 @@ help:
 	@echo "make lint      ruff, mypy, sam validate --lint"
 	@echo "make build     sam build (python3.13 needed on PATH)"
 	@echo "make local     the local stack for the CLI (= .venv/bin/videohook local up)"
+	@echo "make bench     every benchmark (~15 min): tables, bench/results/*.json; see docs/performance.md"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,8 +53,9 @@ integration: $(VENV)/.installed
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/common/videohook devtools functions/poller/app.py
+	$(VENV)/bin/mypy layers/common/videohook devtools bench functions/poller/app.py
 	$(VENV)/bin/mypy functions/api/app.py
+	$(VENV)/bin/mypy functions/poller_worker/app.py
 	$(VENV)/bin/mypy functions/archive/app.py
 	$(VENV)/bin/mypy functions/webhook/app.py
 	$(SAM) validate --lint
@@ -64,6 +66,10 @@ fmt: $(VENV)/.installed
 
 build: $(SAM_VENV)/.installed
 	$(SAM) build
+
+# Benchmarks (not part of `make test`; a seconds-long smoke run of them is: tests/bench).
+bench: $(VENV)/.installed
+	$(PY) -m bench
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -49,6 +49,11 @@ def test_sam_build_succeeds_with_the_shared_package_in_the_layer(tmp_path):
     layer = build_dir / "CommonLayer" / "python"
     assert (layer / "videohook" / "poller.py").is_file()
     assert (layer / "httpx").is_dir()
+    # aiohttp has compiled parts: the layer must hold the ones for Lambda's arm64 python3.13, not this machine's
+    compiled = list((layer / "aiohttp").glob("_http_parser.*.so"))
+    assert compiled and all("cpython-313-aarch64-linux-gnu" in path.name for path in compiled), compiled
+    assert all("aarch64" in path.name for path in layer.glob("*/*.so")), list(layer.glob("*/*.so"))
+    assert (build_dir / "PollerWorkerFunction" / "app.py").is_file()
     assert (layer / "standardwebhooks").is_dir()
     assert (build_dir / "PollerFunction" / "app.py").is_file()
     assert (build_dir / "ApiFunction" / "app.py").is_file()
@@ -66,6 +71,33 @@ def test_every_variable_the_code_reads_is_declared():
     )
     Settings.from_env(env)
     assert env.asked <= declared, env.asked - declared
+
+
+def test_the_fan_out_variables_are_declared_on_the_poller():
+    from videohook.config import FanOut
+
+    declared = set(TEMPLATE["Resources"]["PollerFunction"]["Properties"]["Environment"]["Variables"])
+    env = RecordingEnv({"POLLER_WORKERS": "2", "POLLER_WORKER_FUNCTION": "w"})
+    FanOut.from_env(env)
+    assert env.asked <= declared, env.asked - declared
+
+
+def test_workers_cannot_pile_up_either():
+    worker = TEMPLATE["Resources"]["PollerWorkerFunction"]["Properties"]
+    assert worker["ReservedConcurrentExecutions"] == {"Ref": "PollerWorkers"}
+    assert worker["EventInvokeConfig"]["MaximumEventAgeInSeconds"] <= 120
+    assert worker["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+    poller = TEMPLATE["Resources"]["PollerFunction"]["Properties"]
+    assert {"LambdaInvokePolicy": {"FunctionName": {"Ref": "PollerWorkerFunction"}}} in poller["Policies"]
+
+
+def test_a_run_sweeps_no_longer_than_its_timeout_allows():
+    from videohook.poller import SAFETY_MARGIN_S
+
+    poller = TEMPLATE["Resources"]["PollerFunction"]["Properties"]
+    sweep = TEMPLATE["Parameters"]["SweepSeconds"]
+    assert sweep["MaxValue"] <= poller["Timeout"] - SAFETY_MARGIN_S
+    assert sweep["Default"] <= sweep["MaxValue"]
 
 
 def test_poller_cannot_pile_up_stale_runs():

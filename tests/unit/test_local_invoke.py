@@ -245,7 +245,7 @@ def test_real_poller_declares_its_variables(real_template: dict[str, Any]) -> No
     assert poller.handler == "app.lambda_handler"
     assert poller.layer_dirs == [REPO / "layers" / "common"]
     assert all(arn.startswith("arn:aws:lambda:us-east-1:") for arn in poller.remote_layers)
-    assert poller.timeout == 55
+    assert poller.timeout == 62
 
 
 def test_real_api_function(real_template: dict[str, Any]) -> None:

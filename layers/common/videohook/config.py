@@ -40,6 +40,7 @@ class Settings:
     due_shards: int = 16
     job_retention_days: int = 30
     allow_loopback_callbacks: bool = False
+    sweep_s: float = 53.0  # a run keeps sweeping for jobs falling due this long (0: one sweep per run)
     # Archive (parameter ArchiveVideos): completed events go to the archive queue first (videohook.archive)
     archive_queue_url: str = ""
     archive_bucket: str = ""
@@ -61,6 +62,7 @@ class Settings:
             due_shards=int(_number(env, "DUE_SHARDS", 16, minimum=1, maximum=256, integer=True)),
             job_retention_days=int(_number(env, "JOB_RETENTION_DAYS", 30, minimum=1, integer=True)),
             allow_loopback_callbacks=env.get("ALLOW_LOOPBACK_CALLBACKS", "false").strip().lower() == "true",
+            sweep_s=_number(env, "SWEEP_SECONDS", 53.0, minimum=0, maximum=840),
             archive_queue_url=env.get("ARCHIVE_QUEUE_URL", "").strip(),
             archive_bucket=env.get("ARCHIVE_BUCKET", "").strip(),
             archive_url_ttl_s=int(
@@ -73,10 +75,33 @@ class Settings:
         )
 
 
+@dataclass(frozen=True)
+class FanOut:
+    """The scheduled run's fan-out (PollerFunction only): POLLER_WORKERS worker invocations, each working
+    its share of the due index's shards. Declared on PollerFunction alone, since the worker function's
+    name is one of them (the worker reading its own name would be a circular reference)."""
+
+    workers: int = 1
+    worker_function: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> FanOut:
+        workers = int(_number(env, "POLLER_WORKERS", 1, minimum=1, maximum=256, integer=True))
+        function = env.get("POLLER_WORKER_FUNCTION", "").strip()
+        if workers > 1 and not function:
+            raise ConfigError("POLLER_WORKER_FUNCTION is not set, but POLLER_WORKERS asks for workers")
+        return cls(workers=workers, worker_function=function)
+
+
 @lru_cache(maxsize=1)
 def load_settings() -> Settings:
     """Settings of this process, read and validated once (at the first invocation of a cold start)."""
     return Settings.from_env(os.environ)
+
+
+@lru_cache(maxsize=1)
+def load_fan_out() -> FanOut:
+    return FanOut.from_env(os.environ)
 
 
 def parse_providers(raw: str) -> dict[str, ProviderSettings]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -87,6 +87,34 @@ class DynamoJobStore:
             pages = pool.map(lambda shard: self._query_shard(shard, now), wanted)
             jobs = {job.key: job for page in pages for job in page}
         return list(jobs.values())
+
+    def next_due_at(self, until: float, shards: Sequence[int] | None = None) -> float | None:
+        """The earliest `due_at` up to `until` (in `shards`, or all); None when nothing falls due by then.
+        One item read per shard: the index is sorted by `due_at`."""
+
+        def earliest(shard: int) -> float | None:
+            answer = self._client.query(
+                TableName=self._table,
+                IndexName=DUE_INDEX,
+                KeyConditionExpression="due_shard = :shard AND due_at <= :until",
+                ExpressionAttributeValues=_values({":shard": _shard_name(shard), ":until": math.floor(until)}),
+                ProjectionExpression="due_at",
+                Limit=1,
+            )
+            items = answer.get("Items", [])
+            return float(items[0]["due_at"]["N"]) if items else None
+
+        chosen = self._shards(shards)
+        with ThreadPoolExecutor(max_workers=min(16, len(chosen))) as pool:
+            found = [due for due in pool.map(earliest, chosen) if due is not None]
+        return min(found, default=None)
+
+    def _shards(self, shards: Sequence[int] | None) -> Sequence[int]:
+        if shards is None:
+            return range(self._due_shards)
+        if not shards or any(not 0 <= shard < self._due_shards for shard in shards):
+            raise ValueError(f"shards must be a non-empty list of shard numbers below {self._due_shards}")
+        return shards
 
     def _query_shard(self, shard: int, now: float) -> list[Job]:
         jobs: list[Job] = []

@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 if TYPE_CHECKING:
+    from videohook.fan_out import DispatchReport
     from videohook.job_store import DynamoJobStore
     from videohook.poller import RunReport
 
@@ -43,6 +44,13 @@ def record_run(report: RunReport) -> None:
         with single_metric(name="UnknownStatuses", unit=MetricUnit.Count, value=count) as metric:
             metric.add_dimension(name="raw_status", value=raw_status[:64] or "empty")
     logger.info("poller run finished", extra={"report": report.as_dict()})
+
+
+def record_dispatch(report: DispatchReport) -> None:
+    """EMF metrics of one fanned-out scheduled run: workers started, and those that could not be."""
+    metrics.add_metric(name="WorkersStarted", unit=MetricUnit.Count, value=report.launched)
+    metrics.add_metric(name="WorkersNotStarted", unit=MetricUnit.Count, value=report.failed)
+    logger.info("poller workers started", extra={"report": report.as_dict()})
 
 
 def record_backlog(store: DynamoJobStore) -> None:

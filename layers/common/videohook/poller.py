@@ -13,6 +13,11 @@ poll phase as a whole is cut at the deadline (unfinished jobs stay due, unchange
 for this run and, through `RunCoordination`, for later runs until the time it asked for. With coordination,
 a run polls a due shard only while it holds that shard's lease, so overlapping runs split the shards instead
 of polling the same jobs.
+
+A run sweeps (issue 5): it polls what is due, publishes, then asks the index when the next job falls due;
+while that is within the run's sweep window (SWEEP_SECONDS) it sleeps until then and sweeps again, and it
+ends as soon as nothing is due within the window. Each sweep polls each due job at most once. A run may be
+given `shards`: it then works only those shards of the due index (the fan-out to workers, see fan_out.py).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import functools
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -48,6 +53,11 @@ SAVE_GRACE_S = 3.0
 # A 429 without Retry-After pauses its provider this long.
 DEFAULT_RATE_LIMIT_PAUSE_S = 30.0
 
+# Two sweeps of one run start at least this far apart (jobs that stay due, e.g. after a write conflict).
+MIN_SWEEP_GAP_S = 1.0
+# A run waiting for the next job to fall due looks again at least this often (jobs tracked meanwhile).
+MAX_SWEEP_WAIT_S = 10.0
+
 T = TypeVar("T")
 
 
@@ -71,6 +81,7 @@ class RunReport:
     unknown_statuses: Counter[str] = field(default_factory=Counter)
     out_of_time: bool = False
     shards_busy: int = 0  # due shards another run held the lease of
+    sweeps: int = 0
     unavailable_secrets: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -93,6 +104,8 @@ class _Run:
     deadline: float
     lease_until: float
     pool: ThreadPoolExecutor
+    sweep_until: float
+    shards: Sequence[int] | None = None
     report: RunReport = field(default_factory=RunReport)
     holder: str = field(default_factory=lambda: uuid.uuid4().hex)
     to_publish: list[Job] = field(default_factory=list)
@@ -125,17 +138,23 @@ class Poller:
         self._http_factory = http_factory
         self._policy = policy or PollPolicy(base_s=settings.poll_interval_s, max_age_s=settings.max_job_age_s)
 
-    def run(self, remaining_ms: Callable[[], int]) -> RunReport:
+    def run(self, remaining_ms: Callable[[], int], *, shards: Sequence[int] | None = None) -> RunReport:
+        """Sweep the due jobs (of `shards` only, when given) until nothing falls due within the window."""
         now = self._clock()
         remaining_s = remaining_ms() / 1000
         # Not asyncio's default executor: asyncio.run() waits for that one, and a store call stuck past the
         # deadline must not hold the run (its write is conditional and atomic; it lands or it does not).
         pool = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="store")
+        deadline = now + remaining_s - SAFETY_MARGIN_S
+        # With POLL_INTERVAL_SECONDS 0 every job is due at every run: one sweep, or it would never rest.
+        window = self._settings.sweep_s if self._policy.base_s > 0 else 0.0
         run = _Run(
             now=now,
-            deadline=now + remaining_s - SAFETY_MARGIN_S,
+            deadline=deadline,
             lease_until=now + remaining_s + LEASE_MARGIN_S,
             pool=pool,
+            sweep_until=min(deadline, now + window),
+            shards=shards,
         )
         try:
             asyncio.run(self._run(run))
@@ -148,9 +167,41 @@ class Poller:
         return await asyncio.get_running_loop().run_in_executor(run.pool, functools.partial(fn, *args, **kwargs))
 
     async def _run(self, run: _Run) -> None:
+        while True:
+            polled_before = run.report.polled
+            found = await self._sweep(run)
+            if run.report.out_of_time or (found and run.report.polled == polled_before):
+                return  # out of time, or everything due was skipped (provider paused): nothing to wait for
+            wake_at = await self._next_sweep_at(run)
+            if wake_at is None:
+                return
+            await asyncio.sleep(max(0.0, wake_at - self._clock()))
+
+    async def _next_sweep_at(self, run: _Run) -> float | None:
+        """When to sweep again: when the next job falls due, if that is within the sweep window."""
+        now = self._clock()
+        if now + MIN_SWEEP_GAP_S > run.sweep_until:
+            return None
+        try:
+            next_due = await self._call(run, self._store.next_due_at, run.sweep_until, run.shards)
+        except Exception:
+            run.report.errors += 1
+            logger.exception("cannot read when the next job is due; the run ends")
+            return None
+        if next_due is None:
+            return None
+        return min(max(next_due, now + MIN_SWEEP_GAP_S), now + MAX_SWEEP_WAIT_S)
+
+    async def _sweep(self, run: _Run) -> int:
+        """Poll every due job once, publish what finished; return how many jobs were due to poll."""
+        run.now = self._clock()
+        run.report.sweeps += 1
+        run.leased_shards = []
+        run.to_publish = []
+        run.progress = []
         jobs = await self._due_jobs(run)
         try:
-            run.report.due = len(jobs)
+            run.report.due += len(jobs)
             pending = [job for job in jobs if job.pending_event is not None]
             pollable = [job for job in jobs if job.pending_event is None and job.active]
             await asyncio.gather(*(self._reclaim(run, job) for job in pending))
@@ -158,12 +209,13 @@ class Poller:
             await self._poll_all(run, pollable)
             await self._record_pauses(run)
             await self._publish(run)
+            return len(pollable)
         finally:
             await self._release_shards(run)
 
     async def _due_jobs(self, run: _Run) -> list[Job]:
         """The due jobs of the shards this run holds the lease of (all due jobs without coordination)."""
-        jobs = await self._call(run, self._store.due_jobs, run.now)
+        jobs = await self._call(run, self._store.due_jobs, run.now, run.shards)
         if self._coordination is None or not jobs:
             return jobs
         shards = {self._store.shard_of(job.provider, job.video_id) for job in jobs}
@@ -210,6 +262,7 @@ class Poller:
             except Exception:
                 run.report.errors += 1
                 logger.exception("cannot record provider pause", extra={"provider": name})
+        run.pauses_to_record.clear()
 
     async def _reclaim(self, run: _Run, job: Job) -> None:
         """An event left pending by an earlier run: take a lease on it, then publish it with this run's."""

@@ -58,17 +58,24 @@ def decide(job: Job, result: PollResult, *, now: float, base_url: str, policy: P
         if isinstance(reading, Unreadable):
             result = Fault("bad_body", 200, detail=reading.reason)
         else:
-            return _finish(job, _apply_reading(polled, reading, now, policy), now, policy, reading)
+            return _finish(job, _apply_reading(polled, reading, now, policy, before=job), now, policy, reading)
     return _finish(job, _apply_fault(polled, result, now, policy), now, policy, None, result)
 
 
-def _apply_reading(job: Job, reading: Reading, now: float, policy: PollPolicy) -> Job:
+def _apply_reading(job: Job, reading: Reading, now: float, policy: PollPolicy, *, before: Job) -> Job:
     status = reading.status or job.status
     progress = reading.progress if reading.progress is not None else job.progress
     updated = job.with_changes(status=status, progress=progress, not_found_streak=0, error_streak=0, **reading.fields)
     running_s = now - updated.created_at if updated.created_at else None
+    # The previous reading and its time give the job's recent rate of progress (schedule.py).
+    since_previous_s = now - before.last_polled_at if before.last_polled_at is not None else None
     delay = next_poll_delay(
-        base_s=policy.base_s, age_s=now - job.tracked_at, progress=float(progress), running_s=running_s
+        base_s=policy.base_s,
+        age_s=now - job.tracked_at,
+        progress=float(progress),
+        running_s=running_s,
+        previous_progress=float(before.progress) if since_previous_s is not None else None,
+        since_previous_s=since_previous_s,
     )
     return updated.with_changes(next_poll_at=now + delay)
 

@@ -18,8 +18,14 @@ MAX_RETRY_AFTER_S = 3600.0
 
 
 def make_http_client(max_connections: int) -> httpx.AsyncClient:
-    """One client per run: explicit pool limits and timeouts; redirects are not followed."""
-    transport = httpx.AsyncHTTPTransport(
+    """One client per run: explicit pool limits and timeouts; redirects are not followed.
+
+    The transport is aiohttp's pool behind httpx's API: at 64 requests in flight it costs a twentieth of the
+    CPU of httpx's own pool (docs/performance.md, benchmark 1). Imported here: only the poller needs it.
+    """
+    from videohook.http_transport import AiohttpPoolTransport
+
+    transport = AiohttpPoolTransport(
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         retries=0,
     )

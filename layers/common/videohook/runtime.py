@@ -1,28 +1,33 @@
-"""Wiring: the use cases built from the settings and the real adapters, once per cold start."""
+"""Wiring: the use cases built from the settings and the real adapters, once per cold start.
+
+Imports are made where a use case is built, so each function loads only what it uses: the API never loads
+the poller's HTTP stack, the fan-out dispatcher neither (docs/performance.md, benchmark 2).
+"""
 
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from videohook.archive import Archiver
-from videohook.aws import client
-from videohook.config import ConfigError, load_settings
-from videohook.coordination import DynamoRunCoordination
-from videohook.event_routing import RoutedPublisher, SqsEventQueue
-from videohook.job_store import DynamoJobStore
-from videohook.poller import Poller
-from videohook.ports import EventPublisher
-from videohook.publisher import SnsPublisher
-from videohook.redelivery import Redelivery
-from videohook.secrets import SecretsManagerTokens
-from videohook.tracking import Tracking
-from videohook.webhook_delivery import WebhookDelivery
-from videohook.webhook_queue import SqsWebhookQueue
-from videohook.webhook_sender import HttpxWebhookSender, system_resolver
+from videohook.config import ConfigError, load_fan_out, load_settings
+
+if TYPE_CHECKING:
+    from videohook.archive import Archiver
+    from videohook.fan_out import Dispatcher
+    from videohook.job_store import DynamoJobStore
+    from videohook.poller import Poller
+    from videohook.ports import EventPublisher
+    from videohook.redelivery import Redelivery
+    from videohook.tracking import Tracking
+    from videohook.webhook_delivery import WebhookDelivery
+    from videohook.webhook_queue import SqsWebhookQueue
 
 
 @cache
 def job_store() -> DynamoJobStore:
+    from videohook.aws import client
+    from videohook.job_store import DynamoJobStore
+
     settings = load_settings()
     return DynamoJobStore(
         client("dynamodb"),
@@ -34,6 +39,11 @@ def job_store() -> DynamoJobStore:
 
 @cache
 def poller() -> Poller:
+    from videohook.aws import client
+    from videohook.coordination import DynamoRunCoordination
+    from videohook.poller import Poller
+    from videohook.secrets import SecretsManagerTokens
+
     settings = load_settings()
     if not settings.events_topic_arn:
         raise ConfigError("EVENTS_TOPIC_ARN is not set")
@@ -48,6 +58,10 @@ def poller() -> Poller:
 
 def event_publisher() -> EventPublisher:
     """The topic; with archiving on, completed events go to the archive queue first (ArchiveFunction)."""
+    from videohook.aws import client
+    from videohook.event_routing import RoutedPublisher, SqsEventQueue
+    from videohook.publisher import SnsPublisher
+
     settings = load_settings()
     topic = SnsPublisher(client("sns"), settings.events_topic_arn)
     if not settings.archive_queue_url:
@@ -56,7 +70,26 @@ def event_publisher() -> EventPublisher:
 
 
 @cache
+def dispatcher() -> Dispatcher | None:
+    """The fan-out of a scheduled run to POLLER_WORKERS workers; None when the run polls every shard itself."""
+    fan_out = load_fan_out()
+    if fan_out.workers <= 1:
+        return None
+    from videohook.aws import client
+    from videohook.fan_out import Dispatcher
+    from videohook.worker_launcher import LambdaWorkerLauncher
+
+    launcher = LambdaWorkerLauncher(client("lambda"), fan_out.worker_function)
+    return Dispatcher(launcher, due_shards=load_settings().due_shards, workers=fan_out.workers)
+
+
+@cache
 def archiver() -> Archiver:
+    from videohook.archive import Archiver
+    from videohook.aws import client
+    from videohook.publisher import SnsPublisher
+    from videohook.secrets import SecretsManagerTokens
+
     settings = load_settings()
     if not settings.archive_bucket or not settings.events_topic_arn:
         raise ConfigError("ARCHIVE_BUCKET and EVENTS_TOPIC_ARN must be set for ArchiveFunction")
@@ -66,11 +99,16 @@ def archiver() -> Archiver:
 
 @cache
 def tracking() -> Tracking:
+    from videohook.tracking import Tracking
+
     return Tracking(load_settings(), job_store())
 
 
 # -- webhooks -----------------------------------------------------------------------------------------------
 def _webhook_queue() -> SqsWebhookQueue:
+    from videohook.aws import client
+    from videohook.webhook_queue import SqsWebhookQueue
+
     settings = load_settings()
     if not settings.webhook_queue_url:
         raise ConfigError("WEBHOOK_QUEUE_URL is not set")
@@ -79,6 +117,10 @@ def _webhook_queue() -> SqsWebhookQueue:
 
 @cache
 def webhook_delivery() -> WebhookDelivery:
+    from videohook.secrets import SecretsManagerTokens
+    from videohook.webhook_delivery import WebhookDelivery
+    from videohook.webhook_sender import HttpxWebhookSender, system_resolver
+
     settings = load_settings()
     if not settings.webhook_secret_arn:
         raise ConfigError("WEBHOOK_SECRET_ARN is not set")
@@ -94,4 +136,6 @@ def webhook_delivery() -> WebhookDelivery:
 
 @cache
 def redelivery() -> Redelivery:
+    from videohook.redelivery import Redelivery
+
     return Redelivery(load_settings(), job_store(), _webhook_queue())

@@ -9,6 +9,7 @@ from typing import Any
 from videohook.config import Settings
 from videohook.models import Job
 from videohook.ports import JobStore
+from videohook.schedule import first_poll_delay
 from videohook.validation import check_provider, check_video_id, parse_track_request
 
 
@@ -37,7 +38,7 @@ class Tracking:
             duration=request.duration,
             progress_events=request.progress_events,
             tracked_at=int(now),
-            next_poll_at=now,  # due at the next run
+            next_poll_at=now + first_poll_delay(self._settings.poll_interval_s),
         )
         return self._store.create(job)
 
