@@ -83,9 +83,9 @@ def test_overlapping_runs_announce_each_transition_once_and_never_poll_a_job_twi
     finishing = [("hingnet" if i % 2 else "skyengine", vid("race")) for i in range(16)]
     running = [("hingnet", vid("slow")) for _ in range(8)]
     for provider, video_id in finishing:
-        harness.track(provider, video_id, [{"status": "completed", "_delay": 0.1}], settings=settings)
+        harness.track(provider, video_id, [{"status": "completed", "_delay": 0.1}])
     for provider, video_id in running:
-        harness.track(provider, video_id, [{"status": "in_progress", "_delay": 0.1}], settings=settings)
+        harness.track(provider, video_id, [{"status": "in_progress", "_delay": 0.1}])
 
     # When `runs` runs start at the same moment
     start = threading.Barrier(runs)
