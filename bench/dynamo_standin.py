@@ -6,9 +6,9 @@ own capacity (its boto3 calls included: the client code is the real one, only th
 benchmark can point `AWS_ENDPOINT_URL_DYNAMODB` here. It answers, after a fixed `latency` (5 ms, a typical
 in-region DynamoDB latency), exactly the requests videohook makes: PutItem (with its two condition forms),
 GetItem, BatchWriteItem, Query on the `due` index (`due_shard = :shard AND due_at <= :x`, optional Limit),
-the two UpdateItem forms that settle a pending event, and the run coordination's requests (BatchGetItem of
-provider pauses, conditional PutItem/DeleteItem of pause and shard-lease items).
-It is a measuring aid, not a test double.
+(or the whole shard: the backlog metric's query), the two UpdateItem forms that settle a pending event,
+and the run coordination's requests (BatchGetItem of provider pauses, conditional PutItem/DeleteItem of
+pause and shard-lease items). It is a measuring aid, not a test double.
 
     python -m bench.dynamo_standin --latency 0.005
 """
@@ -117,7 +117,8 @@ class DynamoStandIn:
     def _Query(self, request: dict[str, Any]) -> dict[str, Any]:
         values = request["ExpressionAttributeValues"]
         shard = values[":shard"]["S"]
-        bound = float((values.get(":now") or values[":until"])["N"])
+        limit = values.get(":now") or values.get(":until")  # absent: the backlog query, the whole shard
+        bound = float(limit["N"]) if limit else float("inf")
         found = [
             item
             for item in self._table(request).values()

@@ -24,7 +24,10 @@ def connection_handler(handler: Handler) -> Callable[[asyncio.StreamReader, asyn
                         headers[name.strip().lower()] = value.strip()
                 length = int(headers.get("content-length") or 0)
                 body = await reader.readexactly(length) if length else b""
-                status, extra, payload = await handler(method, target, headers, body)
+                try:
+                    status, extra, payload = await handler(method, target, headers, body)
+                except Exception as exc:  # a request the stand-in does not know: say so, keep the connection
+                    status, extra, payload = 500, {"Content-Type": "text/plain"}, repr(exc).encode()
                 keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
                 head_out = [f"HTTP/1.1 {status} {'OK' if status < 400 else 'Error'}"]
                 head_out += [f"{name}: {value}" for name, value in extra.items()]
