@@ -6,8 +6,9 @@ own capacity (its boto3 calls included: the client code is the real one, only th
 benchmark can point `AWS_ENDPOINT_URL_DYNAMODB` here. It answers, after a fixed `latency` (5 ms, a typical
 in-region DynamoDB latency), exactly the requests videohook makes: PutItem (with its two condition forms),
 GetItem, BatchWriteItem, Query on the `due` index (`due_shard = :shard AND due_at <= :x`, optional Limit),
-(or the whole shard: the backlog metric's query), and the two UpdateItem forms that settle a pending
-event. It is a measuring aid, not a test double.
+(or the whole shard: the backlog metric's query), the two UpdateItem forms that settle a pending event,
+and the run coordination's requests (BatchGetItem of provider pauses, conditional PutItem/DeleteItem of
+pause and shard-lease items). It is a measuring aid, not a test double.
 
     python -m bench.dynamo_standin --latency 0.005
 """
@@ -73,8 +74,30 @@ class DynamoStandIn:
             raise _Conflict
         if condition == "version = :version" and (stored is None or stored["version"] != values[":version"]):
             raise _Conflict
+        if condition.startswith("attribute_not_exists(pk) OR") and stored is not None:
+            if "paused_until" in condition and float(stored["paused_until"]["N"]) >= float(values[":until"]["N"]):
+                raise _Conflict
+            if "held_until" in condition and not (
+                float(stored["held_until"]["N"]) < float(values[":now"]["N"]) or stored["holder"] == values[":holder"]
+            ):
+                raise _Conflict
         table[item["pk"]["S"]] = item
         return {}
+
+    def _DeleteItem(self, request: dict[str, Any]) -> dict[str, Any]:
+        table, values = self._table(request), request.get("ExpressionAttributeValues", {})
+        stored = table.get(request["Key"]["pk"]["S"])
+        if stored is None or stored.get("holder") != values.get(":holder"):
+            raise _Conflict
+        del table[request["Key"]["pk"]["S"]]
+        return {}
+
+    def _BatchGetItem(self, request: dict[str, Any]) -> dict[str, Any]:
+        responses: dict[str, list[dict[str, Any]]] = {}
+        for name, spec in request["RequestItems"].items():
+            table = self.tables.setdefault(name, {})
+            responses[name] = [table[key["pk"]["S"]] for key in spec["Keys"] if key["pk"]["S"] in table]
+        return {"Responses": responses, "UnprocessedKeys": {}}
 
     def _UpdateItem(self, request: dict[str, Any]) -> dict[str, Any]:
         table, values = self._table(request), request.get("ExpressionAttributeValues", {})

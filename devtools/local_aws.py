@@ -10,6 +10,7 @@ Everything here binds and talks to 127.0.0.1 only, with dummy credentials.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -106,6 +107,7 @@ def _session() -> boto3.session.Session:
     )
 
 
+@functools.cache  # making a client costs ~0.2 s (service model loading); they are thread-safe, so share them
 def client(service: str, endpoint_url: str) -> Any:
     """A boto3 client for the local AWS; explicit endpoint and dummy credentials, whatever the environment."""
     config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)

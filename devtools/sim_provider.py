@@ -2,7 +2,9 @@
 
 The poller must be exercised against real sockets (timeouts, status codes, odd bodies), not mocks, so this
 serves `GET /{provider}/v1/videos/{id}` in the HingNet (Veo) and SkyEngine (sora-2) shapes from scripted
-timelines. Standard library only, so it runs anywhere the tests run. Standalone:
+timelines, with a `{"_fault": ...}` step for every upstream fault gateways show (see FAULTS: resets, hangs,
+slow drips, 10 MB of junk, HTML, truncated JSON, 5xx/429 pages). Standard library only, so it runs anywhere
+the tests run. Standalone:
 
     python -m devtools.sim_provider --port 8700 --token hingnet=tok-h --token skyengine=tok-s
 """
@@ -14,6 +16,8 @@ import hmac
 import ipaddress
 import json
 import random
+import socket
+import struct
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -38,6 +42,24 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }
 _NOT_FIELDS = ("respond", "at")  # step keys that are not video fields (besides `_` directives)
 
+# `{"_fault": NAME}` steps: the upstream faults gateways show in practice. A number (500, 502, 503, 504, 429,
+# 401, 403, 404...) answers that status with a proxy-style HTML page (`_retry_after` adds a Retry-After header).
+FAULTS = {
+    "reset": "200 headers and half a body, then the connection is reset (TCP RST)",
+    "close": "the connection is closed without any answer",
+    "hang": "the connection is accepted and never answered (until the sim stops, at most HANG_MAX_S)",
+    "drip": "200 with a JSON body sent one byte every DRIP_INTERVAL_S (slow enough to beat read timeouts)",
+    "junk": "200 application/json followed by JUNK_SIZE bytes of junk",
+    "html": "200 with an HTML page (a captive portal or a CDN challenge)",
+    "truncated": "200 application/json cut in the middle of the object",
+    "array": "200 with a JSON array instead of an object",
+    "no_status": "200 with the video object but no status field",
+}
+HANG_MAX_S = 60.0
+DRIP_INTERVAL_S = 0.5
+JUNK_SIZE = 10 * 1024 * 1024
+_ERROR_PAGE = "<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center><hr></body></html>"
+
 
 @dataclass(frozen=True)
 class RecordedRequest:
@@ -58,6 +80,7 @@ class _Reply(NamedTuple):
     body: bytes
     headers: dict[str, str]
     delay: float = 0.0
+    fault: str | None = None  # a transport-level fault the handler acts out (reset, close, hang, drip, junk)
 
 
 @dataclass
@@ -116,6 +139,8 @@ class SimProvider:
         self._lock = threading.Lock()
         self._jobs: dict[tuple[str, str], _Job] = {}
         self._requests: list[RecordedRequest] = []
+        self._faults_served = 0
+        self._stopping = threading.Event()  # releases `hang` and `drip` handlers at stop()
         self._server: _Server | None = None
         self._url: str | None = None  # kept after stop() so in-flight handlers can still build links
         self._thread: threading.Thread | None = None
@@ -123,6 +148,7 @@ class SimProvider:
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> SimProvider:
         if self._server is None:
+            self._stopping.clear()
             self._server = _Server(self._address, self)
             host, port = self._server.server_address[:2]
             self._url = f"http://{host!s}:{port}"
@@ -135,6 +161,7 @@ class SimProvider:
 
     def stop(self) -> None:
         server, thread, self._server, self._thread = self._server, self._thread, None, None
+        self._stopping.set()
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -166,6 +193,10 @@ class SimProvider:
         if not timeline or not all(isinstance(step, dict) for step in timeline):
             raise ValueError("timeline must be a non-empty list of dicts")
         steps = [dict(step) for step in timeline]
+        for step in steps:
+            fault = str(step.get("_fault", "reset"))
+            if fault not in FAULTS and not (fault.isdigit() and 100 <= int(fault) <= 599):
+                raise ValueError(f"unknown _fault {fault!r}; known: {', '.join(FAULTS)} or an HTTP status")
         if clock == "seconds":
             if not all(isinstance(step.get("at"), int | float) for step in steps):
                 raise ValueError('clock="seconds" needs a numeric "at" on every step')
@@ -181,6 +212,11 @@ class SimProvider:
     def poll_count(self, provider: str, video_id: str) -> int:
         """Status GETs received for this job, whatever they were answered (401/404 included)."""
         return sum(r.method == "GET" and r.route == "video" for r in self.requests(provider, video_id))
+
+    def faults_served(self) -> int:
+        """Answers given from a `_fault` or `respond` step since the start (not cleared by reset)."""
+        with self._lock:
+            return self._faults_served
 
     def reset(self) -> None:
         with self._lock:
@@ -214,13 +250,41 @@ class SimProvider:
             return _Reply(200, _content_bytes(job.provider, job.video_id), {"Content-Type": "video/mp4"})
         step = self._step(job, advance=True)
         delay = float(step.get("_delay", 0))
+        if "_fault" in step:
+            self._faults_served += 1
+            return self._fault(job, step, req.query)._replace(delay=delay)
         if "respond" in step:  # scripted raw answer: 5xx, HTML, 429 + Retry-After...
+            self._faults_served += 1
             raw = step["respond"]
             headers = {str(k): str(v) for k, v in (raw.get("headers") or {}).items()}
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "text/plain; charset=utf-8"
             return _Reply(int(raw["status"]), str(raw.get("body", "")).encode(), headers, delay)
         return _json(200, self._video(job, step, req.query))._replace(delay=delay)
+
+    def _fault(self, job: _Job, step: dict[str, Any], query: dict[str, str]) -> _Reply:
+        fault = str(step["_fault"])
+        if fault.isdigit():
+            status = int(fault)
+            headers = {"Content-Type": "text/html"}
+            if "_retry_after" in step:
+                headers["Retry-After"] = str(step["_retry_after"])
+            return _Reply(status, _ERROR_PAGE.format(status=status).encode(), headers)
+        video = self._video(job, step, query)
+        if fault == "no_status":
+            video.pop("status", None)
+            return _json(200, video)
+        if fault == "array":
+            return _json(200, [video])
+        if fault == "html":
+            page = "<!DOCTYPE html><html><body><h1>Checking your browser...</h1></body></html>"
+            return _Reply(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
+        if fault == "truncated":
+            whole = json.dumps(video).encode()
+            return _Reply(200, whole[: len(whole) // 2], {"Content-Type": "application/json"})
+        if fault in ("reset", "close", "hang", "drip", "junk"):
+            return _Reply(200, json.dumps(video).encode(), {"Content-Type": "application/json"}, fault=fault)
+        raise ValueError(f"unknown _fault {fault!r}; known: {', '.join(FAULTS)} or an HTTP status")
 
     def _refuse(self, req: RecordedRequest) -> _Reply | None:
         """Bearer check first (for a known provider), then existence; the token is never echoed."""
@@ -302,6 +366,9 @@ class SimProvider:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of concurrent polls would see SYNs dropped and
+    # retried a second later, which no real gateway does.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], sim: SimProvider) -> None:
         self.sim = sim
@@ -326,15 +393,42 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.delay > 0:
             time.sleep(reply.delay)
         try:
+            if reply.fault in ("close", "hang"):
+                if reply.fault == "hang":
+                    self.server.sim._stopping.wait(HANG_MAX_S)
+                self.close_connection = True
+                return
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 if name.lower() != "content-length":
                     self.send_header(name, value)
-            self.send_header("Content-Length", str(len(reply.body)))
+            size = JUNK_SIZE if reply.fault == "junk" else len(reply.body)
+            self.send_header("Content-Length", str(size))
             self.end_headers()
-            self.wfile.write(reply.body)
+            self._write_body(reply)
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (e.g. its timeout fired during a _delay)
+            pass  # the client gave up (e.g. its timeout fired during a _delay, or it read enough junk)
+
+    def _write_body(self, reply: _Reply) -> None:
+        if reply.fault == "reset":
+            self.wfile.write(reply.body[: len(reply.body) // 2])
+            self.wfile.flush()
+            # SO_LINGER 0: close() sends RST instead of FIN, as a crashed proxy or a dropped NAT entry does.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+        elif reply.fault == "drip":
+            for byte in reply.body:
+                if self.server.sim._stopping.wait(DRIP_INTERVAL_S):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+        elif reply.fault == "junk":
+            chunk = random.Random(0).randbytes(64 * 1024)
+            for _ in range(JUNK_SIZE // len(chunk)):
+                self.wfile.write(chunk)
+        else:
+            self.wfile.write(reply.body)
 
     do_GET = do_POST = do_PUT = do_DELETE = _dispatch
 

@@ -20,10 +20,10 @@ app = APIGatewayHttpResolver()
 
 @app.post("/v1/jobs")
 def track_job() -> Response:
-    body = app.current_event.body
     try:
+        body = app.current_event.decoded_body  # API Gateway base64-encodes bodies it deems binary
         payload = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, bad base64, or nested too deep to parse
         raise InvalidRequest("The request body is not valid JSON", code="invalid_json") from None
     job, created = tracking().track(payload)
     logger.info(
@@ -67,6 +67,13 @@ def job_not_found(exc: JobNotFound) -> Response:
     return _error(404, str(exc), code="job_not_found")
 
 
+@app.exception_handler(Exception)
+def unexpected(exc: Exception) -> Response:
+    """Anything else (the table throttled past its retries...): a 500 in the same shape, details in the log."""
+    logger.exception("request failed", extra={"path": app.current_event.path})
+    return _error(500, "The request could not be completed; retry later", code="internal_error", kind="server_error")
+
+
 @app.not_found
 def no_route(_exc: Exception) -> Response:
     return _error(404, f"No route for {app.current_event.http_method} {app.current_event.path}", code="unknown_route")
@@ -76,9 +83,11 @@ def _json(status: int, body: Any) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
 
 
-def _error(status: int, message: str, *, code: str, param: str | None = None) -> Response:
+def _error(
+    status: int, message: str, *, code: str, param: str | None = None, kind: str = "invalid_request_error"
+) -> Response:
     """OpenAI's error shape."""
-    error = {"message": message, "type": "invalid_request_error", "code": code, "param": param}
+    error = {"message": message, "type": kind, "code": code, "param": param}
     return _json(status, {"error": error})
 
 

@@ -23,4 +23,5 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     report = poller().run(context.get_remaining_time_in_millis)
     record_run(report)
     record_backlog(job_store())  # operations: PendingJobs, OldestPendingAgeSeconds
+    report.raise_for_failure()  # a provider token could not be read: the invocation fails, naming the secret
     return report.as_dict()

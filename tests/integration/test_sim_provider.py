@@ -283,3 +283,63 @@ def test_cli_serves_until_interrupted(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "check"),
+    [
+        ("html", 200, lambda r: r.headers["content-type"].startswith("text/html") and "<html>" in r.text),
+        ("truncated", 200, lambda r: r.text.startswith('{"id": "v1"') and not r.text.endswith("}")),
+        ("array", 200, lambda r: isinstance(r.json(), list) and r.json()[0]["id"] == "v1"),
+        ("no_status", 200, lambda r: "status" not in r.json() and r.json()["id"] == "v1"),
+        ("502", 502, lambda r: "<h1>502</h1>" in r.text and "retry-after" not in r.headers),
+    ],
+)
+def test_fault_step_bodies(sim: SimProvider, client: httpx.Client, fault: str, status: int, check) -> None:
+    sim.add_job("hingnet", "v1", "hingnet", [{"_fault": fault}, {"status": "completed"}])
+    answer = poll(client, sim, "hingnet", "v1")
+    assert answer.status_code == status and check(answer)
+    assert poll(client, sim, "hingnet", "v1").json()["status"] == "completed"
+    assert sim.faults_served() >= 1
+
+
+def test_fault_429_carries_retry_after(sim: SimProvider, client: httpx.Client) -> None:
+    sim.add_job("hingnet", "v1", "hingnet", [{"_fault": 429, "_retry_after": "Wed, 21 Oct 2026 07:28:00 GMT"}])
+    answer = poll(client, sim, "hingnet", "v1")
+    assert answer.status_code == 429 and answer.headers["retry-after"] == "Wed, 21 Oct 2026 07:28:00 GMT"
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"), [("reset", httpx.ReadError), ("close", httpx.RemoteProtocolError), ("hang", httpx.ReadTimeout)]
+)
+def test_transport_faults(sim: SimProvider, client: httpx.Client, fault: str, error: type[Exception]) -> None:
+    sim.add_job("hingnet", "v1", "hingnet", [{"_fault": fault}])
+    started = time.monotonic()
+    with pytest.raises(error):
+        poll(client, sim, "hingnet", "v1", timeout=0.5)
+    assert time.monotonic() - started < 3
+
+
+def test_junk_fault_streams_ten_megabytes(sim: SimProvider, client: httpx.Client) -> None:
+    sim.add_job("hingnet", "v1", "hingnet", [{"_fault": "junk"}])
+    with client.stream("GET", f"{sim.base_url('hingnet')}/v1/videos/v1", headers=AUTH_H) as answer:
+        assert answer.status_code == 200 and answer.headers["content-length"] == str(10 * 1024 * 1024)
+        first = next(answer.iter_bytes())
+        assert first and not first.startswith(b"{")
+
+
+def test_drip_fault_beats_a_read_timeout(sim: SimProvider, client: httpx.Client) -> None:
+    sim.add_job("hingnet", "v1", "hingnet", [{"_fault": "drip"}])
+    started = time.monotonic()
+    with client.stream("GET", f"{sim.base_url('hingnet')}/v1/videos/v1", headers=AUTH_H, timeout=1.0) as answer:
+        received = b""
+        for byte in answer.iter_bytes():
+            received += byte
+            if len(received) >= 3:
+                break
+    assert received == b'{"i' and time.monotonic() - started >= 1.0  # slower than the timeout, never cut by it
+
+
+def test_unknown_fault_is_refused(sim: SimProvider) -> None:
+    with pytest.raises(ValueError, match="unknown _fault"):
+        sim.add_job("hingnet", "v1", "hingnet", [{"_fault": "gremlins"}])

@@ -8,22 +8,29 @@ Order of effects per finished job (the no-lost / no-double guarantee):
    entry, makes the job due at once. If the run dies between 1 and 3, the lease expires and the next run
    publishes the same event (same id) before clearing it.
 
-A run sweeps: it polls what is due, publishes, then asks the index when the next job falls due; while that
-is within the run's sweep window (SWEEP_SECONDS) it sleeps until then and sweeps again, and it ends as soon
-as nothing is due within the window. Each sweep polls each due job at most once; a job is polled again in
-the same run only when its own next poll falls due. A run may be given `shards`: it then works only those
-shards of the due index (the fan-out to parallel workers, see fan_out.py).
+Faults (issue 3): each poll is bounded by its provider's `timeout_seconds` and by the run's deadline, and the
+poll phase as a whole is cut at the deadline (unfinished jobs stay due, unchanged). A 429 pauses the provider
+for this run and, through `RunCoordination`, for later runs until the time it asked for. With coordination,
+a run polls a due shard only while it holds that shard's lease, so overlapping runs split the shards instead
+of polling the same jobs.
+
+A run sweeps (issue 5): it polls what is due, publishes, then asks the index when the next job falls due;
+while that is within the run's sweep window (SWEEP_SECONDS) it sleeps until then and sweeps again, and it
+ends as soon as nothing is due within the window. Each sweep polls each due job at most once. A run may be
+given `shards`: it then works only those shards of the due index (the fan-out to workers, see fan_out.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -32,7 +39,7 @@ from videohook.events import event_message
 from videohook.models import Job
 from videohook.observability import logger
 from videohook.polling import Decision, Fault, PollPolicy, decide
-from videohook.ports import EventPublisher, JobStore, OutgoingEvent, TokenSource
+from videohook.ports import EventPublisher, JobStore, OutgoingEvent, RunCoordination, TokenSource
 from videohook.progress import announce_progress, progress_event
 from videohook.provider_client import fetch_video, make_http_client
 
@@ -41,12 +48,21 @@ SAFETY_MARGIN_S = 8.0
 # A lease outlives the run that took it by this much.
 LEASE_MARGIN_S = 5.0
 STORE_THREADS = 32
-# Events go to SNS in batches of this many (PublishBatch's limit) as soon as that many are recorded.
-PUBLISH_BATCH = 10
+# Polls still unfinished this long after the deadline are cancelled (their jobs stay due).
+SAVE_GRACE_S = 3.0
+# A 429 without Retry-After pauses its provider this long.
+DEFAULT_RATE_LIMIT_PAUSE_S = 30.0
+
 # Two sweeps of one run start at least this far apart (jobs that stay due, e.g. after a write conflict).
 MIN_SWEEP_GAP_S = 1.0
 # A run waiting for the next job to fall due looks again at least this often (jobs tracked meanwhile).
 MAX_SWEEP_WAIT_S = 10.0
+
+T = TypeVar("T")
+
+
+class RunFailed(RuntimeError):
+    """The run did what it could but needs attention (e.g. a provider token could not be read)."""
 
 
 @dataclass
@@ -64,13 +80,22 @@ class RunReport:
     faults: Counter[str] = field(default_factory=Counter)
     unknown_statuses: Counter[str] = field(default_factory=Counter)
     out_of_time: bool = False
+    shards_busy: int = 0  # due shards another run held the lease of
     sweeps: int = 0
+    unavailable_secrets: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data["faults"] = dict(self.faults)
         data["unknown_statuses"] = dict(self.unknown_statuses)
+        data["unavailable_secrets"] = list(self.unavailable_secrets)
         return data
+
+    def raise_for_failure(self) -> None:
+        """Make the invocation fail (Errors metric, alarms) when a token could not be read; names, not values."""
+        if self.unavailable_secrets:
+            names = ", ".join(repr(name) for name in self.unavailable_secrets)
+            raise RunFailed(f"cannot read provider token secret(s) {names}; their jobs stay due for the next run")
 
 
 @dataclass
@@ -78,14 +103,17 @@ class _Run:
     now: float
     deadline: float
     lease_until: float
+    pool: ThreadPoolExecutor
     sweep_until: float
     shards: Sequence[int] | None = None
     report: RunReport = field(default_factory=RunReport)
+    holder: str = field(default_factory=lambda: uuid.uuid4().hex)
     to_publish: list[Job] = field(default_factory=list)
-    publishing: list[asyncio.Task[None]] = field(default_factory=list)
     progress: list[Job] = field(default_factory=list)  # opt-in video.progress events (best effort)
     paused_until: dict[str, float] = field(default_factory=dict)
-    unauthorized_logged: set[str] = field(default_factory=set)
+    pauses_to_record: dict[str, float] = field(default_factory=dict)
+    fault_logged: set[tuple[str, str]] = field(default_factory=set)
+    leased_shards: list[int] = field(default_factory=list)
 
 
 class Poller:
@@ -96,6 +124,7 @@ class Poller:
         publisher: EventPublisher,
         tokens: TokenSource,
         *,
+        coordination: RunCoordination | None = None,
         clock: Callable[[], float] = time.time,
         http_factory: Callable[[int], httpx.AsyncClient] = make_http_client,
         policy: PollPolicy | None = None,
@@ -104,6 +133,7 @@ class Poller:
         self._store = store
         self._publisher = publisher
         self._tokens = tokens
+        self._coordination = coordination
         self._clock = clock
         self._http_factory = http_factory
         self._policy = policy or PollPolicy(base_s=settings.poll_interval_s, max_age_s=settings.max_job_age_s)
@@ -112,6 +142,9 @@ class Poller:
         """Sweep the due jobs (of `shards` only, when given) until nothing falls due within the window."""
         now = self._clock()
         remaining_s = remaining_ms() / 1000
+        # Not asyncio's default executor: asyncio.run() waits for that one, and a store call stuck past the
+        # deadline must not hold the run (its write is conditional and atomic; it lands or it does not).
+        pool = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="store")
         deadline = now + remaining_s - SAFETY_MARGIN_S
         # With POLL_INTERVAL_SECONDS 0 every job is due at every run: one sweep, or it would never rest.
         window = self._settings.sweep_s if self._policy.base_s > 0 else 0.0
@@ -119,45 +152,30 @@ class Poller:
             now=now,
             deadline=deadline,
             lease_until=now + remaining_s + LEASE_MARGIN_S,
+            pool=pool,
             sweep_until=min(deadline, now + window),
             shards=shards,
         )
-        with ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="store") as pool:
-            asyncio.run(self._run(run, pool))
+        try:
+            asyncio.run(self._run(run))
+        finally:
+            pool.shutdown(wait=not run.report.out_of_time, cancel_futures=True)
         return run.report
 
-    async def _run(self, run: _Run, pool: ThreadPoolExecutor) -> None:
-        loop = asyncio.get_running_loop()
-        loop.set_default_executor(pool)
-        connections = sum(p.max_concurrency for p in self._settings.providers.values())
-        async with self._http_factory(connections) as http:
-            while True:
-                polled_before = run.report.polled
-                found = await self._sweep(run, http)
-                if found and run.report.polled == polled_before:
-                    return  # everything due was skipped (provider paused, out of time): nothing to wait for
-                wake_at = await self._next_sweep_at(run)
-                if wake_at is None:
-                    return
-                await asyncio.sleep(max(0.0, wake_at - self._clock()))
+    @staticmethod
+    async def _call(run: _Run, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(run.pool, functools.partial(fn, *args, **kwargs))
 
-    async def _sweep(self, run: _Run, http: httpx.AsyncClient) -> int:
-        """Poll every due job once and publish what finished; return how many jobs were due to poll."""
-        run.now = self._clock()
-        run.report.sweeps += 1
-        jobs = await asyncio.to_thread(self._store.due_jobs, run.now, run.shards)
-        run.report.due += len(jobs)
-        pending = [job for job in jobs if job.pending_event is not None]
-        pollable = [job for job in jobs if job.pending_event is None and job.active]
-        await asyncio.gather(*(self._reclaim(run, job) for job in pending))
-        await self._poll_all(run, http, pollable)
-        self._announce(run, flush=True)
-        await asyncio.gather(*run.publishing)
-        run.publishing.clear()
-        if run.progress:
-            await asyncio.to_thread(self._publish_progress, run)
-            run.progress.clear()
-        return len(pollable)
+    async def _run(self, run: _Run) -> None:
+        while True:
+            polled_before = run.report.polled
+            found = await self._sweep(run)
+            if run.report.out_of_time or (found and run.report.polled == polled_before):
+                return  # out of time, or everything due was skipped (provider paused): nothing to wait for
+            wake_at = await self._next_sweep_at(run)
+            if wake_at is None:
+                return
+            await asyncio.sleep(max(0.0, wake_at - self._clock()))
 
     async def _next_sweep_at(self, run: _Run) -> float | None:
         """When to sweep again: when the next job falls due, if that is within the sweep window."""
@@ -165,7 +183,7 @@ class Poller:
         if now + MIN_SWEEP_GAP_S > run.sweep_until:
             return None
         try:
-            next_due = await asyncio.to_thread(self._store.next_due_at, run.sweep_until, run.shards)
+            next_due = await self._call(run, self._store.next_due_at, run.sweep_until, run.shards)
         except Exception:
             run.report.errors += 1
             logger.exception("cannot read when the next job is due; the run ends")
@@ -174,43 +192,143 @@ class Poller:
             return None
         return min(max(next_due, now + MIN_SWEEP_GAP_S), now + MAX_SWEEP_WAIT_S)
 
+    async def _sweep(self, run: _Run) -> int:
+        """Poll every due job once, publish what finished; return how many jobs were due to poll."""
+        run.now = self._clock()
+        run.report.sweeps += 1
+        run.leased_shards = []
+        run.to_publish = []
+        run.progress = []
+        jobs = await self._due_jobs(run)
+        try:
+            run.report.due += len(jobs)
+            pending = [job for job in jobs if job.pending_event is not None]
+            pollable = [job for job in jobs if job.pending_event is None and job.active]
+            await asyncio.gather(*(self._reclaim(run, job) for job in pending))
+            await self._load_pauses(run, {job.provider for job in pollable})
+            await self._poll_all(run, pollable)
+            await self._record_pauses(run)
+            await self._publish(run)
+            return len(pollable)
+        finally:
+            await self._release_shards(run)
+
+    async def _due_jobs(self, run: _Run) -> list[Job]:
+        """The due jobs of the shards this run holds the lease of (all due jobs without coordination)."""
+        jobs = await self._call(run, self._store.due_jobs, run.now, run.shards)
+        if self._coordination is None or not jobs:
+            return jobs
+        shards = {self._store.shard_of(job.provider, job.video_id) for job in jobs}
+        run.leased_shards = await self._call(
+            run, self._coordination.claim_shards, shards, holder=run.holder, until=run.lease_until, now=run.now
+        )
+        run.report.shards_busy = len(shards) - len(run.leased_shards)
+        if run.report.shards_busy:
+            logger.info("due shards leased by another run; left to it", extra={"shards": run.report.shards_busy})
+        if not run.leased_shards:
+            return []
+        # Read again under the lease: a run that held it a moment ago may have moved these jobs on.
+        return await self._call(run, self._store.due_jobs, run.now, run.leased_shards)
+
+    async def _release_shards(self, run: _Run) -> None:
+        if self._coordination is None or not run.leased_shards:
+            return
+        try:
+            await self._call(run, self._coordination.release_shards, run.leased_shards, holder=run.holder)
+        except Exception:  # the leases expire by themselves at lease_until
+            run.report.errors += 1
+            logger.exception("cannot release due-shard leases; they expire by themselves")
+
+    async def _load_pauses(self, run: _Run, providers: set[str]) -> None:
+        if self._coordination is None or not providers:
+            return
+        try:
+            stored = await self._call(run, self._coordination.paused_until, providers)
+        except Exception:
+            run.report.errors += 1
+            logger.exception("cannot read provider pauses; per-job backoff still applies")
+            return
+        for name, until in stored.items():
+            if until > run.now:
+                run.paused_until[name] = max(run.paused_until.get(name, 0), until)
+                logger.info("provider paused after a 429; not polled", extra={"provider": name, "until": until})
+
+    async def _record_pauses(self, run: _Run) -> None:
+        if self._coordination is None:
+            return
+        for name, until in run.pauses_to_record.items():
+            try:
+                await self._call(run, self._coordination.pause, name, until)
+            except Exception:
+                run.report.errors += 1
+                logger.exception("cannot record provider pause", extra={"provider": name})
+        run.pauses_to_record.clear()
+
     async def _reclaim(self, run: _Run, job: Job) -> None:
         """An event left pending by an earlier run: take a lease on it, then publish it with this run's."""
-        claimed = await asyncio.to_thread(self._store.save, job.with_changes(next_poll_at=run.lease_until), now=run.now)
+        try:
+            claimed = await self._call(
+                run, self._store.save, job.with_changes(next_poll_at=run.lease_until), now=run.now
+            )
+        except Exception:
+            run.report.errors += 1
+            logger.exception("cannot take a lease on a pending event; it stays pending", extra=_event_log(job))
+            return
         if claimed is None:
             run.report.conflicts += 1
         else:
             run.to_publish.append(claimed)
-            self._announce(run)
 
-    async def _poll_all(self, run: _Run, http: httpx.AsyncClient, jobs: list[Job]) -> None:
+    async def _poll_all(self, run: _Run, jobs: list[Job]) -> None:
         by_provider: dict[str, list[Job]] = {}
         for job in jobs:
             by_provider.setdefault(job.provider, []).append(job)
-        tasks = []
-        for name, provider_jobs in by_provider.items():
-            provider = self._settings.providers.get(name)
-            if provider is None:
+        for name in [name for name in by_provider if name not in self._settings.providers]:
+            skipped = by_provider.pop(name)
+            logger.warning(
+                "provider not configured; its jobs are skipped", extra={"provider": name, "jobs": len(skipped)}
+            )
+            run.report.skipped += len(skipped)
+        providers = [self._settings.providers[name] for name in by_provider]
+        tokens = await asyncio.gather(*(self._token(run, provider) for provider in providers))
+        connections = sum(p.max_concurrency for p in self._settings.providers.values())
+        async with self._http_factory(connections) as http:
+            tasks = []
+            for provider, token in zip(providers, tokens, strict=True):
+                if token is None:
+                    run.report.skipped += len(by_provider[provider.name])
+                    continue
+                gate = asyncio.Semaphore(provider.max_concurrency)
+                tasks += [
+                    asyncio.create_task(self._poll_one(run, http, gate, provider, token, job))
+                    for job in by_provider[provider.name]
+                ]
+            if not tasks:
+                return
+            done, late = await asyncio.wait(tasks, timeout=max(0.0, run.deadline + SAVE_GRACE_S - self._clock()))
+            if late:
+                # Out of time: whatever is still running is abandoned; those jobs stay due, unchanged.
+                run.report.out_of_time = True
+                run.report.skipped += len(late)
                 logger.warning(
-                    "provider not configured; its jobs are skipped",
-                    extra={"provider": name, "jobs": len(provider_jobs)},
+                    "out of time; unfinished polls abandoned, their jobs stay due", extra={"jobs": len(late)}
                 )
-                run.report.skipped += len(provider_jobs)
-                continue
-            token = await self._token(run, provider)
-            if token is None:
-                run.report.skipped += len(provider_jobs)
-                continue
-            gate = asyncio.Semaphore(provider.max_concurrency)
-            tasks += [self._poll_one(run, http, gate, provider, token, job) for job in provider_jobs]
-        await asyncio.gather(*tasks)
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+            for task in done:
+                task.result()  # _poll_one handles every Exception; anything else (a bug, an exit) must surface
 
     async def _token(self, run: _Run, provider: ProviderSettings) -> str | None:
         try:
-            return await asyncio.to_thread(self._tokens.token, provider.api_key_secret)
-        except Exception as exc:  # any failure here only costs this provider this run
+            return await self._call(run, self._tokens.token, provider.api_key_secret)
+        except Exception as exc:  # this provider's jobs stay due; the run fails at its end (raise_for_failure)
             run.report.errors += 1
-            logger.error("cannot read provider token", extra={"provider": provider.name, "reason": str(exc)})
+            run.report.unavailable_secrets.append(provider.api_key_secret)
+            logger.error(
+                "cannot read provider token; its jobs stay due",
+                extra={"provider": provider.name, "secret": provider.api_key_secret, "reason": str(exc)[:300]},
+            )
             return None
 
     async def _poll_one(
@@ -224,11 +342,21 @@ class Poller:
     ) -> None:
         async with gate:
             now = self._clock()
-            if now >= run.deadline or now < run.paused_until.get(provider.name, 0):
+            budget = run.deadline - now
+            if budget <= 0 or now < run.paused_until.get(provider.name, 0):
                 run.report.skipped += 1
-                run.report.out_of_time |= now >= run.deadline
+                run.report.out_of_time |= budget <= 0
                 return
-            result = await fetch_video(http, provider, token, job.video_id, job.duration)
+            limit = min(provider.timeout_seconds, budget)
+            try:
+                # A total limit too: per-read timeouts alone do not stop a body dripping in byte by byte.
+                result = await asyncio.wait_for(fetch_video(http, provider, token, job.video_id, job.duration), limit)
+            except TimeoutError:
+                if limit < provider.timeout_seconds:  # cut by the run's deadline: not the provider's fault
+                    run.report.skipped += 1
+                    run.report.out_of_time = True
+                    return
+                result = Fault("timeout", detail=f"no complete answer within {provider.timeout_seconds:g} s")
             now = self._clock()
             decision = decide(job, result, now=now, base_url=provider.base_url, policy=self._policy)
             run.report.polled += 1
@@ -239,7 +367,7 @@ class Poller:
         announced = announce_progress(job, updated, now)  # recorded in the same write as the poll
         updated = announced or updated
         try:
-            saved = await asyncio.to_thread(self._store.save, updated, now=now)
+            saved = await self._call(run, self._store.save, updated, now=now)
         except Exception:
             run.report.errors += 1
             logger.exception(
@@ -254,7 +382,6 @@ class Poller:
             run.progress.append(saved)
         if decision.event is not None:
             run.to_publish.append(saved)
-            self._announce(run)
             if saved.status.value == "completed":
                 run.report.completed += 1
             else:
@@ -276,61 +403,57 @@ class Poller:
             return
         run.report.faults[f"{provider.name}:{fault.kind}"] += 1
         if fault.kind == "rate_limited":
-            pause = fault.retry_after_s if fault.retry_after_s is not None else 30.0
-            run.paused_until[provider.name] = max(run.paused_until.get(provider.name, 0), self._clock() + pause)
-        if fault.kind == "unauthorized" and provider.name not in run.unauthorized_logged:
-            run.unauthorized_logged.add(provider.name)
-            logger.error(
-                "provider rejected the token: check its api_key_secret",
-                extra={"provider": provider.name, "status_code": fault.status_code},
+            pause = fault.retry_after_s if fault.retry_after_s is not None else DEFAULT_RATE_LIMIT_PAUSE_S
+            until = self._clock() + pause
+            if until > run.paused_until.get(provider.name, 0):
+                run.paused_until[provider.name] = run.pauses_to_record[provider.name] = until
+        if (provider.name, fault.kind) in run.fault_logged:
+            return  # one line per provider and kind per run; the counts are in the run's report and metrics
+        run.fault_logged.add((provider.name, fault.kind))
+        where = {"provider": provider.name, "kind": fault.kind, "status_code": fault.status_code}
+        if fault.kind == "unauthorized":
+            logger.error("provider rejected the token: check its api_key_secret", extra=where)
+        elif fault.kind == "rate_limited":
+            logger.warning(
+                "provider rate-limited us; it is paused", extra={**where, "until": run.paused_until[provider.name]}
             )
+        else:
+            extra = {**where, "video_id": decision.job.video_id, "detail": fault.detail[:300]}
+            logger.warning("upstream fault; the job backs off", extra=extra)
 
-    def _announce(self, run: _Run, *, flush: bool = False) -> None:
-        """Send recorded events to SNS while the sweep goes on: each full batch at once, the rest at its end.
-        Publishing and settling run in the store threads, so they neither wait for the last poll nor
-        hold up the next one."""
-        while len(run.to_publish) >= PUBLISH_BATCH or (flush and run.to_publish):
-            batch, run.to_publish = run.to_publish[:PUBLISH_BATCH], run.to_publish[PUBLISH_BATCH:]
-            run.publishing.append(asyncio.create_task(self._publish(run, batch)))
-
-    async def _publish(self, run: _Run, jobs: list[Job]) -> None:
-        failed = await asyncio.to_thread(self._send, jobs)
-        now = self._clock()
-        outcomes = await asyncio.gather(*(asyncio.to_thread(self._settle, job, failed, now) for job in jobs))
-        counts = Counter(name for outcome in outcomes for name in outcome)
-        run.report.published += counts["published"]
-        run.report.publish_failed += counts["publish_failed"]
-        run.report.errors += counts["errors"]
-
-    def _send(self, jobs: list[Job]) -> dict[str, str]:
+    async def _publish(self, run: _Run) -> None:
+        await self._call(run, self._publish_progress, run)
+        if not run.to_publish:
+            return
         outgoing = []
-        for job in jobs:
+        for job in run.to_publish:
             assert job.pending_event is not None
             body, attributes = event_message(job, job.pending_event)
             outgoing.append(OutgoingEvent(job.pending_event.id, body, attributes))
         try:
-            return self._publisher.publish(outgoing)
+            failed = await self._call(run, self._publisher.publish, outgoing)
         except Exception as exc:
-            return {event.event_id: type(exc).__name__ for event in outgoing}
+            failed = {event.event_id: type(exc).__name__ for event in outgoing}
+        now = self._clock()
+        # Settled concurrently: an event SNS has but whose clearing write is late gets published again.
+        await asyncio.gather(*(self._settle(run, job, failed, now) for job in run.to_publish))
 
-    def _settle(self, job: Job, failed: dict[str, str], now: float) -> tuple[str, ...]:
-        """Clear the pending event SNS took, or make the job due again; return the report counters to add to
-        (counted in the event loop: this runs in a store thread)."""
+    async def _settle(self, run: _Run, job: Job, failed: dict[str, str], now: float) -> None:
         assert job.pending_event is not None
         reason = failed.get(job.pending_event.id)
-        outcome = "published" if reason is None else "publish_failed"
         try:
             if reason is None:
-                self._store.clear_pending(job, now=now)
+                run.report.published += 1
+                await self._call(run, self._store.clear_pending, job, now=now)
                 logger.info("event published", extra=_event_log(job))
             else:
+                run.report.publish_failed += 1
                 logger.error("event not published; it stays pending", extra={**_event_log(job), "reason": reason})
-                self._store.release_pending(job, now=now)
+                await self._call(run, self._store.release_pending, job, now=now)
         except Exception:
             # The event stays pending under its lease; the next run after the lease settles it.
+            run.report.errors += 1
             logger.exception("cannot settle pending event", extra=_event_log(job))
-            return (outcome, "errors")
-        return (outcome,)
 
     def _publish_progress(self, run: _Run) -> None:
         """Best effort: a progress event SNS refuses is logged, not retried (the next one supersedes it)."""

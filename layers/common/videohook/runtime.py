@@ -39,13 +39,21 @@ def job_store() -> DynamoJobStore:
 
 @cache
 def poller() -> Poller:
+    from videohook.aws import client
+    from videohook.coordination import DynamoRunCoordination
     from videohook.poller import Poller
     from videohook.secrets import SecretsManagerTokens
 
     settings = load_settings()
     if not settings.events_topic_arn:
         raise ConfigError("EVENTS_TOPIC_ARN is not set")
-    return Poller(settings, job_store(), event_publisher(), SecretsManagerTokens())
+    return Poller(
+        settings,
+        job_store(),
+        event_publisher(),
+        SecretsManagerTokens(),
+        coordination=DynamoRunCoordination(client("dynamodb"), settings.jobs_table),
+    )
 
 
 def event_publisher() -> EventPublisher:

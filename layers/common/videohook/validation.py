@@ -149,7 +149,18 @@ def _metadata(value: Any) -> dict[str, str]:
             raise InvalidRequest(f"'metadata.{key[:64]}' must be a string", param="metadata", code="invalid_type")
         if len(item) > MAX_METADATA_VALUE:
             raise InvalidRequest(f"'metadata' values must be at most {MAX_METADATA_VALUE} characters", param="metadata")
+        if not _is_unicode(key) or not _is_unicode(item):
+            # JSON can spell lone surrogates (\ud800); DynamoDB cannot store them, so they never get that far.
+            raise InvalidRequest("'metadata' keys and values must be valid Unicode text", param="metadata")
     return dict(value)
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _duration(value: Any) -> int | None:
