@@ -32,7 +32,11 @@ def benchmarks(out: Path, smoke: bool) -> dict[str, Callable[[], Any]]:
             out_dir=out,
         ),
         "scale_out": lambda: scale_out.run(
-            40 if smoke else 20000, [1, 2] if smoke else [1, 2, 4], ["standin"] if smoke else ["standin", "moto"], out
+            40 if smoke else 20000,
+            [1, 2] if smoke else [1, 2, 4],
+            ["standin"] if smoke else ["standin", "moto"],
+            out,
+            moto_jobs=None if smoke else scale_out.MOTO_JOBS,
         ),
         "cost": lambda: cost.run(out, out_dir=out),
     }

@@ -83,7 +83,9 @@ def hidden_modules() -> list[str]:
     """Top-level modules installed here that a Lambda sandbox would not have."""
     allowed = allowed_modules()
     installed = set(metadata.packages_distributions())
-    return sorted(name for name in installed - allowed if name not in sys.stdlib_module_names)
+    # the layer's own package may also be installed (an editable install of this project): never hide it
+    local = {path.name.removesuffix(".py") for path in LAYER.iterdir()} | {"app"}
+    return sorted(name for name in installed - allowed - local if name not in sys.stdlib_module_names)
 
 
 def allowed_modules() -> set[str]:

@@ -8,8 +8,8 @@ Counts, and where each comes from:
 - DynamoDB writes per job follow from the code: the API's PutItem when tracked (table + index insert), one
   conditional PutItem per poll (table + the index twice: `due_at` moves, delete + put), one UpdateItem when
   SNS has the event (table + index delete). Reads: the due query returns each polled item once
-  (eventually consistent, 4 KB per half unit), and every sweep asks each shard twice (due query and the
-  next-due peek: at least half a unit each);
+  (eventually consistent, 4 KB per half unit), every sweep asks each shard twice (due query and the
+  next-due peek: at least half a unit each), and every run reads the whole index once for the backlog metric;
 - SNS: one publish per job (an event is ~1-2 KB, under the 64 KB billing chunk).
 
 Prices: AWS's published on-demand prices, us-east-1, as gathered in /work/shared/research/aws-limits-and-costs.md
@@ -85,6 +85,8 @@ def simulate(volume: int, sweep_s: float, seed: int) -> dict[str, float]:
         "p50_delay_s": percentile(delays, 50),
         "p95_delay_s": percentile(delays, 95),
         "caller_polls_per_job": statistics.fmean(r for _, r in caller),
+        # from tracking to the event: how long a job stays pending
+        "life_s": statistics.fmean(job.finish - job.created for job in jobs) + statistics.fmean(delays),
     }
 
 
@@ -94,9 +96,14 @@ def videohook_month(volume: int, sim: dict[str, float], measured: dict[str, Any]
     # write units: track (table + index insert), polls (table + index delete & put), clear (table + index delete)
     wru = volume * (2 * wru_per_write) + polls * 3 * wru_per_write + volume * 2 * wru_per_write
     sweeps = RUNS_PER_MONTH * sim["sweeps_per_run"]
-    rru = polls * 0.5 * measured["item_kb"] / 4 + sweeps * measured["due_shards"] * 2 * 0.5
-    poller_gb_s = RUNS_PER_MONTH * sim["run_s"] * POLLER_MEMORY_GB
+    # the backlog metric reads every pending item once a run (at least half a unit per shard)
+    pending = volume / MONTH_S * sim["life_s"]
+    backlog = RUNS_PER_MONTH * max(measured["due_shards"] * 0.5, pending * 0.5 * measured["item_kb"] / 4)
+    rru = polls * 0.5 * measured["item_kb"] / 4 + sweeps * measured["due_shards"] * 2 * 0.5 + backlog
     cpu_s = polls * measured["cpu_ms_per_poll"] / 1000
+    # a run lasts as long as its sweeps, or as its CPU needs at its memory's share of a vCPU, if longer
+    cpu_bound_run_s = cpu_s / RUNS_PER_MONTH / (POLLER_MEMORY_GB * VCPU_PER_GB)
+    poller_gb_s = RUNS_PER_MONTH * max(sim["run_s"], cpu_bound_run_s) * POLLER_MEMORY_GB
     logs_gb = (RUNS_PER_MONTH * LOG_BYTES_PER_RUN + volume * LOG_BYTES_PER_JOB) / 1e9
     stored_gb = volume * ITEM_KB_RETAINED / 1e6
     lines = {
@@ -119,7 +126,7 @@ def videohook_month(volume: int, sim: dict[str, float], measured: dict[str, Any]
         "_wru_per_job": wru / volume,
         "_rru_per_job": rru / volume,
         "_poller_gb_s": poller_gb_s,
-        "_cpu_share_of_run": cpu_s / max(1e-9, RUNS_PER_MONTH * sim["run_s"] * POLLER_MEMORY_GB * VCPU_PER_GB),
+        "_cpu_share_of_run": cpu_s / (poller_gb_s * VCPU_PER_GB),
     }
 
 

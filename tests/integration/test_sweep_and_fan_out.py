@@ -90,6 +90,18 @@ def test_a_worker_polls_only_the_shards_it_is_given(deployed, sim):
     assert result.payload["polled"] == sum(store.shard_of(j.provider, j.video_id) in mine for j in jobs)
 
 
+def test_the_sample_worker_event_runs_the_worker_on_its_shards(deployed, sim):
+    jobs = track_directly(deployed, sim, 8)
+    event = json.loads((ROOT / "events" / "poller-worker-shards.json").read_text())
+    result = invoke(
+        "PollerWorkerFunction", event, template_path=str(ROOT / "template.yaml"), env_overrides=deployed.env_overrides()
+    )
+    assert result.error is None, result.logs
+    assert result.payload["shards"] == event["shards"]
+    store = store_of(deployed)
+    assert result.payload["polled"] == sum(store.shard_of(j.provider, j.video_id) in event["shards"] for j in jobs)
+
+
 def test_a_worker_refuses_an_event_without_valid_shards(deployed):
     for event in ({}, {"shards": []}, {"shards": [DUE_SHARDS]}, {"shards": ["0"]}):
         result = invoke(

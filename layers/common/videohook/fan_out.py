@@ -1,7 +1,7 @@
 """Scale-out: a scheduled run hands the due index's shards to parallel worker invocations.
 
-One run polls ~300 jobs a second at a provider concurrency of 64 (docs/performance.md); 100,000 pending
-jobs need more than a minute of one run. With POLLER_WORKERS = N > 1 the scheduled PollerFunction only
+One run polls at most ~250-290 jobs a second (one Python process at 1 vCPU, docs/performance.md); 100,000
+pending jobs need ~4,400 polls a second. With POLLER_WORKERS = N > 1 the scheduled PollerFunction only
 splits the DUE_SHARDS shards into N groups and starts one PollerWorkerFunction invocation per group
 (Lambda asynchronous invoke); each worker sweeps its own shards only, so no job is polled by two workers.
 """
