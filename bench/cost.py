@@ -7,9 +7,10 @@ Counts, and where each comes from:
 - item sizes (write units per write): bench/item_size.py, measured (`item_size.json`);
 - DynamoDB writes per job follow from the code: the API's PutItem when tracked (table + index insert), one
   conditional PutItem per poll (table + the index twice: `due_at` moves, delete + put), one UpdateItem when
-  SNS has the event (table + index delete). Reads: the due query returns each polled item once
-  (eventually consistent, 4 KB per half unit), every sweep asks each shard twice (due query and the
-  next-due peek: at least half a unit each), and every run reads the whole index once for the backlog metric;
+  SNS has the event (table + index delete); per sweep, a lease claimed and released on each shard with due
+  jobs. Reads: the due query returns each polled item once (eventually consistent, 4 KB per half unit), every
+  sweep asks each shard twice (due query and next-due peek: at least half a unit each), reads its leased
+  shards again and the providers' pause items, and every run reads the whole index for the backlog metric;
 - SNS: one publish per job (an event is ~1-2 KB, under the 64 KB billing chunk).
 
 Prices: AWS's published on-demand prices, us-east-1, as gathered in /work/shared/research/aws-limits-and-costs.md
@@ -60,6 +61,7 @@ ITEM_KB_RETAINED = 0.7  # an item plus overhead, kept JOB_RETENTION_DAYS (30) af
 LOG_BYTES_PER_RUN = 1500
 LOG_BYTES_PER_JOB = 600
 SECRETS = 2
+PROVIDERS = 2
 SECRET_CALLS_PER_MONTH = SECRETS * MONTH_S / 300  # Powertools caches each token 5 minutes
 
 
@@ -93,13 +95,21 @@ def simulate(volume: int, sweep_s: float, seed: int) -> dict[str, float]:
 def videohook_month(volume: int, sim: dict[str, float], measured: dict[str, Any]) -> dict[str, float]:
     polls = sim["polls_per_job"] * volume
     wru_per_write = measured["wru_per_write"]
+    shards = measured["due_shards"]
     # write units: track (table + index insert), polls (table + index delete & put), clear (table + index delete)
     wru = volume * (2 * wru_per_write) + polls * 3 * wru_per_write + volume * 2 * wru_per_write
+    # every sweep: the due query and the next-due peek ask each shard (at least half a unit each); the shards
+    # with due jobs are leased (claim + release: a write each) and read again under the lease; the providers'
+    # pause items are read (strongly consistent)
     sweeps = RUNS_PER_MONTH * sim["sweeps_per_run"]
+    due_per_sweep = polls / sweeps
+    shards_hit = shards * (1 - (1 - 1 / shards) ** due_per_sweep)
+    wru += sweeps * 2 * shards_hit
+    sweep_rru = sweeps * (shards * 0.5 * 2 + shards_hit * 0.5 + PROVIDERS)
     # the backlog metric reads every pending item once a run (at least half a unit per shard)
     pending = volume / MONTH_S * sim["life_s"]
-    backlog = RUNS_PER_MONTH * max(measured["due_shards"] * 0.5, pending * 0.5 * measured["item_kb"] / 4)
-    rru = polls * 0.5 * measured["item_kb"] / 4 + sweeps * measured["due_shards"] * 2 * 0.5 + backlog
+    backlog = RUNS_PER_MONTH * max(shards * 0.5, pending * 0.5 * measured["item_kb"] / 4)
+    rru = polls * 0.5 * measured["item_kb"] / 4 + sweep_rru + backlog
     cpu_s = polls * measured["cpu_ms_per_poll"] / 1000
     # a run lasts as long as its sweeps, or as its CPU needs at its memory's share of a vCPU, if longer
     cpu_bound_run_s = cpu_s / RUNS_PER_MONTH / (POLLER_MEMORY_GB * VCPU_PER_GB)
