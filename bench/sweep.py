@@ -188,6 +188,7 @@ def _child_poller(spec: dict[str, Any]) -> dict[str, Any]:
     import httpx
     from videohook.aws import client
     from videohook.config import load_settings
+    from videohook.coordination import DynamoRunCoordination
     from videohook.poller import Poller
     from videohook.provider_client import make_http_client
     from videohook.publisher import SnsPublisher
@@ -212,11 +213,12 @@ def _child_poller(spec: dict[str, Any]) -> dict[str, Any]:
     counter = CallCounter()
     for service in ("dynamodb", "sns", "secretsmanager"):
         counter.attach(client(service))
-    poller = Poller(
+    poller = Poller(  # as videohook.runtime.poller() builds it, with the HTTP client under test
         settings,
         job_store(),
         SnsPublisher(client("sns"), settings.events_topic_arn),
         SecretsManagerTokens(),
+        coordination=DynamoRunCoordination(client("dynamodb"), settings.jobs_table),
         http_factory=factories[spec["transport"]],
     )
     if spec["transport"] == "aiohttp":
