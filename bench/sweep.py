@@ -35,6 +35,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -204,8 +205,16 @@ def _child_poller(spec: dict[str, Any]) -> dict[str, Any]:
         transport = httpx.AsyncHTTPTransport(retries=0)  # httpx's default pool: 100 connections, 20 kept alive
         return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(10.0, connect=5.0))
 
-    factories = {
+    def httpx_over_aiohttp(max_connections: int) -> httpx.AsyncClient:
+        from videohook.http_transport import AiohttpPoolTransport
+
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        transport = AiohttpPoolTransport(limits=limits, retries=0)
+        return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(10.0, connect=5.0))
+
+    factories: dict[str, Callable[[int], Any]] = {
         "aiohttp": make_http_client,
+        "httpx-aiohttp": httpx_over_aiohttp,
         "httpcore": httpcore_client,
         "httpcore-default-pool": httpcore_default_pool,
     }
@@ -222,7 +231,9 @@ def _child_poller(spec: dict[str, Any]) -> dict[str, Any]:
         http_factory=factories[spec["transport"]],
     )
     if spec["transport"] == "aiohttp":
-        import videohook.http_transport  # noqa: F401  (imported before the clock starts, like httpx)
+        import aiohttp  # noqa: F401  (imported before the clock starts, like httpx)
+    if spec["transport"] == "httpx-aiohttp":
+        import videohook.http_transport  # noqa: F401
     cpu_before, _ = _usage()
     started = time.perf_counter()
     report = poller.run(lambda: 900_000)
@@ -273,6 +284,10 @@ def _child_baseline(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _http_client(kind: str, connections: int | None, keepalive: int | None) -> Any:
+    if kind == "aiohttp-direct":
+        from videohook.provider_client import make_http_client
+
+        return make_http_client(connections or 100)
     import httpx
     from videohook.http_transport import AiohttpPoolTransport
 
@@ -294,7 +309,13 @@ def _child_probe(spec: dict[str, Any]) -> dict[str, Any]:
             async def one(i: int) -> None:
                 async with gate:
                     url = f"{spec['url']}/{PROVIDER}/v1/videos/video_probe_{i % spec['jobs']:06d}"
-                    async with http.stream("GET", url, headers={"Authorization": f"Bearer {TOKEN}"}) as response:
+                    headers = {"Authorization": f"Bearer {TOKEN}"}
+                    if spec["client"] == "aiohttp-direct":
+                        async with http.get(url, headers=headers) as answer:
+                            await answer.read()
+                            answer.raise_for_status()
+                        return
+                    async with http.stream("GET", url, headers=headers) as response:
                         await response.aread()
                         response.raise_for_status()
 
@@ -444,12 +465,20 @@ def measure_baseline(stores: Stores, gateway: Service, store: str, jobs: int) ->
 
 # (client, max_connections, max_keepalive_connections): httpx's default pool is 100 / 20.
 HTTP_CLIENTS = [
+    ("aiohttp-direct", 64, 64),
     ("aiohttp", 64, 64),
     ("httpcore", 64, 64),
     ("httpcore", 128, 128),
     ("httpcore", 100, 20),
     ("httpcore", None, None),
 ]
+
+
+TRANSPORT_NAMES = {
+    "aiohttp-direct": "aiohttp (the poller's)",
+    "aiohttp": "httpx + aiohttp pool",
+    "httpcore": "httpx + httpcore pool",
+}
 
 
 def measure_http_clients(
@@ -463,7 +492,7 @@ def measure_http_clients(
         child = run_child("probe", env, client=client, connections=connections, keepalive=keepalive, **spec)
         rows.append(
             {
-                "transport": "httpx + aiohttp pool" if client == "aiohttp" else "httpx + httpcore pool",
+                "transport": TRANSPORT_NAMES[client],
                 "pool": f"{connections or 'unlimited'} / {keepalive or 'unlimited'} keep-alive",
                 "requests": requests,
                 "rate": round(requests / child["wall_s"], 1),
@@ -526,6 +555,7 @@ def h2_available() -> bool:
 VARIANTS = [
     ("moto", "aiohttp"),
     ("stand-in", "aiohttp"),
+    ("stand-in", "httpx-aiohttp"),
     ("stand-in", "httpcore"),
     ("stand-in", "httpcore-default-pool"),
 ]

@@ -1,5 +1,6 @@
-"""The poller's HTTP transport (httpx over aiohttp's pool) turns every upstream failure into the same fault
-as httpx's own transport would: real sockets on 127.0.0.1 answering badly on purpose."""
+"""The poller's HTTP client (aiohttp's session) turns every upstream failure into the same fault as httpx's own
+transport would, and so does httpx over aiohttp's pool (the benchmark's comparison): real sockets on
+127.0.0.1 answering badly on purpose."""
 
 from __future__ import annotations
 
@@ -70,6 +71,12 @@ def httpcore_client(max_connections: int) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(retries=0), timeout=10)
 
 
+def httpx_over_aiohttp(max_connections: int) -> httpx.AsyncClient:
+    from videohook.http_transport import AiohttpPoolTransport
+
+    return httpx.AsyncClient(transport=AiohttpPoolTransport(retries=0), timeout=10)
+
+
 async def poll_all(factory, ports: dict[str, int]) -> dict[str, object]:
     results = {}
     async with factory(4) as http:
@@ -79,8 +86,9 @@ async def poll_all(factory, ports: dict[str, int]) -> dict[str, object]:
     return results
 
 
-def test_every_answer_is_read_as_httpx_own_transport_reads_it(ports):
-    ours = asyncio.run(poll_all(make_http_client, ports))
+@pytest.mark.parametrize("factory", [make_http_client, httpx_over_aiohttp], ids=["aiohttp", "httpx-aiohttp"])
+def test_every_answer_is_read_as_httpx_own_transport_reads_it(ports, factory):
+    ours = asyncio.run(poll_all(factory, ports))
     reference = asyncio.run(poll_all(httpcore_client, ports))
 
     assert ours["ok"] == Answered({"status": "queued"})

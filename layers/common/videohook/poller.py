@@ -30,9 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from videohook.config import ProviderSettings, Settings
 from videohook.events import event_message
@@ -42,6 +40,9 @@ from videohook.polling import Decision, Fault, PollPolicy, decide
 from videohook.ports import EventPublisher, JobStore, OutgoingEvent, RunCoordination, TokenSource
 from videohook.progress import announce_progress, progress_event
 from videohook.provider_client import fetch_video, make_http_client
+
+if TYPE_CHECKING:
+    from videohook.provider_client import PollHttp
 
 # Stop starting polls this long before the function's timeout; writes and publishes need the rest.
 SAFETY_MARGIN_S = 8.0
@@ -130,7 +131,7 @@ class Poller:
         *,
         coordination: RunCoordination | None = None,
         clock: Callable[[], float] = time.time,
-        http_factory: Callable[[int], httpx.AsyncClient] = make_http_client,
+        http_factory: Callable[[int], PollHttp] = make_http_client,
         policy: PollPolicy | None = None,
     ) -> None:
         self._settings = settings
@@ -340,7 +341,7 @@ class Poller:
     async def _poll_one(
         self,
         run: _Run,
-        http: httpx.AsyncClient,
+        http: PollHttp,
         gate: asyncio.Semaphore,
         provider: ProviderSettings,
         token: str,

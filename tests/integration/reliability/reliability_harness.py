@@ -332,23 +332,19 @@ def _quiet() -> Iterator[None]:
 
 
 def _killable_http(switch: KillSwitch) -> Callable[[int], Any]:
-    import httpx
+    """The poller's own aiohttp session, with a kill point before each request leaves (an aiohttp trace hook)."""
+    import aiohttp
     from videohook.provider_client import make_http_client
 
-    class KillableTransport(httpx.AsyncBaseTransport):
-        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-            self._inner = inner
+    async def before_request(*_: Any) -> None:
+        switch.check("before_request")
 
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            switch.check("before_request")
-            return await self._inner.handle_async_request(request)
-
-        async def aclose(self) -> None:
-            await self._inner.aclose()
-
-    def factory(connections: int) -> httpx.AsyncClient:
+    def factory(connections: int) -> aiohttp.ClientSession:
+        trace = aiohttp.TraceConfig()
+        trace.on_request_start.append(before_request)
+        trace.freeze()
         http = make_http_client(connections)
-        http._transport = KillableTransport(http._transport)
+        http._trace_configs.append(trace)  # the session has no public way to add one after it is made
         return http
 
     return factory
