@@ -11,7 +11,7 @@ Reported per function (median of `--samples` runs, warm .pyc files and OS page c
 snapshot of an unzipped layer is not; Python here is the machine's, Lambda's is 3.13):
 - init: `import app` (Lambda's INIT phase: module-level code, the handler ready to run);
 - wiring: what the first invoke adds before doing work (settings, boto3 clients, the use case);
-- first-run imports: modules imported lazily on the first run (the poller's HTTP transport).
+- first-run imports: modules imported lazily on the first run (aiohttp, the poller's HTTP client).
 
     python -m bench.cold_start --samples 15
 """
@@ -42,11 +42,11 @@ POWERTOOLS_LAYER = ["aws-lambda-powertools"]
 TARGET_MS = 250.0
 
 FUNCTIONS: dict[str, dict[str, Any]] = {
-    "PollerFunction": {"code": "functions/poller", "wiring": "runtime.poller()", "lazy": ["http_transport"]},
+    "PollerFunction": {"code": "functions/poller", "wiring": "runtime.poller()", "lazy": ["aiohttp"]},
     "PollerWorkerFunction": {
         "code": "functions/poller_worker",
         "wiring": "runtime.poller()",
-        "lazy": ["http_transport"],
+        "lazy": ["aiohttp"],
     },
     "ApiFunction": {"code": "functions/api", "wiring": "runtime.tracking()", "lazy": []},
 }
@@ -72,7 +72,7 @@ if {stage} >= 2:
     cpu_marks["wiring"] = cpu()
 if {stage} >= 3:
     for name in {lazy!r}:
-        __import__("videohook." + name)
+        __import__(name)
     marks["lazy"] = time.monotonic()
     cpu_marks["lazy"] = cpu()
 print(__import__("json").dumps({{"wall": marks, "cpu": cpu_marks}}))
@@ -221,7 +221,7 @@ def run(samples: int, out_dir: Path | None = None) -> dict[str, Any]:
         "\n\nms after a bare interpreter is up (median of the samples). INIT = `import app` (Lambda's Init"
         " Duration), seeing only the packages of the Lambda runtime and the layers; then what the first"
         " invoke adds before its work: settings, boto3 (imported with the first client), the clients,"
-        " and modules imported on the first run (the poller's aiohttp transport)."
+        " and modules imported on the first run (aiohttp, the poller's HTTP client)."
     )
     result = {"target_ms": TARGET_MS, "python": sys.version.split()[0], "functions": results}
     reproduce = f"python -m bench.cold_start --samples {samples}"

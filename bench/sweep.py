@@ -206,7 +206,7 @@ def _child_poller(spec: dict[str, Any]) -> dict[str, Any]:
         return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(10.0, connect=5.0))
 
     def httpx_over_aiohttp(max_connections: int) -> httpx.AsyncClient:
-        from videohook.http_transport import AiohttpPoolTransport
+        from bench.httpx_aiohttp_transport import AiohttpPoolTransport
 
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         transport = AiohttpPoolTransport(limits=limits, retries=0)
@@ -233,7 +233,7 @@ def _child_poller(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["transport"] == "aiohttp":
         import aiohttp  # noqa: F401  (imported before the clock starts, like httpx)
     if spec["transport"] == "httpx-aiohttp":
-        import videohook.http_transport  # noqa: F401
+        import bench.httpx_aiohttp_transport  # noqa: F401
     cpu_before, _ = _usage()
     started = time.perf_counter()
     report = poller.run(lambda: 900_000)
@@ -289,7 +289,8 @@ def _http_client(kind: str, connections: int | None, keepalive: int | None) -> A
 
         return make_http_client(connections or 100)
     import httpx
-    from videohook.http_transport import AiohttpPoolTransport
+
+    from bench.httpx_aiohttp_transport import AiohttpPoolTransport
 
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=keepalive)
     if kind == "aiohttp":

@@ -72,7 +72,7 @@ def httpcore_client(max_connections: int) -> httpx.AsyncClient:
 
 
 def httpx_over_aiohttp(max_connections: int) -> httpx.AsyncClient:
-    from videohook.http_transport import AiohttpPoolTransport
+    from bench.httpx_aiohttp_transport import AiohttpPoolTransport
 
     return httpx.AsyncClient(transport=AiohttpPoolTransport(retries=0), timeout=10)
 

@@ -1,5 +1,9 @@
 """httpx over aiohttp's connection pool (the `httpx-aiohttp` transport), with aiohttp's errors translated.
 
+The poller used this until it went to aiohttp directly (videohook/provider_client.py: httpx's own per-request
+layer cost a further 13 % of the poller's CPU); the sweep benchmark keeps it as one of the compared clients,
+and tests/integration/test_http_transport.py checks both read every failure as httpx's own transport does.
+
 Why not httpx's own transport: httpcore's pool spends CPU per request that grows with the requests in
 flight (encode/httpx#3215). Measured on this project's benchmark at 64 requests in flight: 16 ms CPU per
 request through httpcore, 0.9 ms through aiohttp (docs/performance.md). The httpx API stays the same.
