@@ -440,7 +440,12 @@ def measure_store(stores: Stores, gateway: Service, jobs: int) -> dict[str, Any]
     moto_cpu = stores.moto.cpu_s()
     child = run_child("store", child_env(stack))
     moto_cpu = stores.moto.cpu_s() - moto_cpu
+    # The most jobs a sweep could finish per second on moto if polling cost nothing: its due query and one
+    # conditional write per job, as fast as moto takes them with nothing else running.
+    ceiling = child["due"] / (child["query_s"] + child["save_s"])
     return {
+        "ceiling_jobs_per_s": round(ceiling, 1),
+        "ceiling_ratio_to_limit": round(ceiling / (LIMIT_CONCURRENCY / 0.2), 3),
         "jobs": child["due"],
         "due_query_s": round(child["query_s"], 2),
         "saves_per_s": round(child["saved"] / child["save_s"], 1),
@@ -658,8 +663,14 @@ def render(result: dict[str, Any]) -> str:
     text += (
         f"\n\nStore path alone on moto ({store['jobs']} jobs): due query {store['due_query_s']} s, "
         f"{store['saves_per_s']} conditional writes/s from 32 threads; per job: moto {store['moto_cpu_ms_per_job']} "
-        f"ms CPU, boto3 client {store['client_cpu_ms_per_job']} ms CPU."
+        f"ms CPU, boto3 client {store['client_cpu_ms_per_job']} ms CPU. So a sweep on moto cannot pass "
+        f"{store['ceiling_jobs_per_s']} jobs/s = {store['ceiling_ratio_to_limit']} of the limit here, however "
+        "little the polls cost."
     )
+    moto_sweeps = [s for s in result["sweeps"] if s["store"] == "moto"]
+    if moto_sweeps and store["ceiling_jobs_per_s"]:
+        reached = moto_sweeps[0]["polls_per_s"] / store["ceiling_jobs_per_s"]
+        text += f" The sweep on moto reached {reached:.2f} of that ceiling."
     if result["http_clients"]:
         text += "\n\nThe HTTP client alone, 64 requests in flight, 200 ms answers"
         h2 = "installed" if result["h2_installed"] else "not installed, not measured"

@@ -73,6 +73,9 @@ def test_sweep_polls_every_due_job_once_and_counts_its_calls(results):
     assert {b["store"] for b in sweep["baselines"]} == {"moto", "stand-in"}
     assert all(b["dynamodb_calls_per_job"] == 2 for b in sweep["baselines"])  # one get_item, one put_item
     assert sweep["http_clients"] and sweep["upstreams"]
+    store = sweep["store_path_moto"]  # moto's own ceiling: its due query plus one write per job, nothing else
+    assert store["jobs"] > 0 and store["ceiling_jobs_per_s"] > 0
+    assert store["ceiling_jobs_per_s"] < store["saves_per_s"]  # the due query's time is part of it
 
 
 def test_scale_out_workers_together_poll_every_job_exactly_once(results):
