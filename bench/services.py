@@ -62,7 +62,7 @@ def start(module: str, *args: str, lifetime_s: float = DEFAULT_LIFETIME_S) -> Se
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     url = process.stdout.readline().strip()
-    if not url.startswith("http://127.0.0.1:"):
+    if not url.startswith(("http://127.0.0.1:", "https://127.0.0.1:")):
         process.kill()
         raise RuntimeError(f"{module} did not start: {url!r}")
     return Service(process, url)

@@ -9,8 +9,9 @@ The gateway answers 15 % completed, 5 % failed, the rest in_progress (fixed per 
 Measured in the poller's process: polls/s (polled / wall time of the whole run: due query, polls, writes,
 publishes), CPU ms per poll, peak RSS, DynamoDB and SNS calls per job (botocore event hooks). Measured
 outside: moto's and the gateway's CPU per poll (their own processes), to show what share of the machine
-each took. Variants: the HTTP transport (aiohttp's pool behind httpx, the default, vs httpx's own httpcore
-pool). HTTP/2 needs the `h2` package, which is not installed here: not measured.
+each took. Variants: the HTTP client (aiohttp's session, the poller's; aiohttp's pool behind httpx's API;
+httpx's own httpcore pool). HTTP/1.1 against HTTP/2: the same probe over TLS against `bench.h2_upstream`
+(hypercorn, which offers both through ALPN), httpx with and without `http2=True`.
 
 Baseline, in the same run: what a user would write, a sequential loop with `httpx.Client`, one `get_item`
 and one `put_item` per job, over the first `--baseline-jobs` jobs (a sequential loop's rate does not
@@ -29,6 +30,7 @@ import asyncio
 import json
 import os
 import resource
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -283,7 +285,9 @@ def _child_baseline(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _http_client(kind: str, connections: int | None, keepalive: int | None) -> Any:
+def _http_client(
+    kind: str, connections: int | None, keepalive: int | None, tls: ssl.SSLContext | None = None, http2: bool = False
+) -> Any:
     if kind == "aiohttp-direct":
         from videohook.provider_client import make_http_client
 
@@ -296,29 +300,36 @@ def _http_client(kind: str, connections: int | None, keepalive: int | None) -> A
     if kind == "aiohttp":
         transport: Any = AiohttpPoolTransport(limits=limits, retries=0)
     else:
-        transport = httpx.AsyncHTTPTransport(limits=limits, retries=0)
+        verify: Any = tls or True
+        transport = httpx.AsyncHTTPTransport(limits=limits, retries=0, http2=http2, verify=verify)
     return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(10.0, connect=5.0))
 
 
 def _child_probe(spec: dict[str, Any]) -> dict[str, Any]:
     """`requests` GETs with `concurrency` in flight through one HTTP client; rate and client CPU."""
 
+    tls = ssl.create_default_context(cafile=spec["ca"]) if spec.get("ca") else None
+    versions: Counter[str] = Counter()  # the protocol each answer came over, as the client saw it
+
     async def probe() -> float:
         gate = asyncio.Semaphore(spec["concurrency"])
-        async with _http_client(spec["client"], spec["connections"], spec["keepalive"]) as http:
+        http2 = spec.get("http2", False)
+        async with _http_client(spec["client"], spec["connections"], spec["keepalive"], tls, http2) as http:
 
             async def one(i: int) -> None:
                 async with gate:
                     url = f"{spec['url']}/{PROVIDER}/v1/videos/video_probe_{i % spec['jobs']:06d}"
                     headers = {"Authorization": f"Bearer {TOKEN}"}
                     if spec["client"] == "aiohttp-direct":
-                        async with http.get(url, headers=headers) as answer:
+                        async with http.get(url, headers=headers, ssl=tls or True) as answer:
                             await answer.read()
                             answer.raise_for_status()
+                            versions[f"HTTP/{answer.version.major}.{answer.version.minor}"] += 1
                         return
                     async with http.stream("GET", url, headers=headers) as response:
                         await response.aread()
                         response.raise_for_status()
+                        versions[response.http_version] += 1
 
             started = time.perf_counter()
             await asyncio.gather(*(one(i) for i in range(spec["requests"])))
@@ -327,7 +338,7 @@ def _child_probe(spec: dict[str, Any]) -> dict[str, Any]:
     cpu_before, _ = _usage()
     wall = asyncio.run(probe())
     cpu_after, _ = _usage()
-    return {"requests": spec["requests"], "wall_s": wall, "cpu_s": cpu_after - cpu_before}
+    return {"requests": spec["requests"], "wall_s": wall, "cpu_s": cpu_after - cpu_before, "versions": versions}
 
 
 def _child_store(spec: dict[str, Any]) -> dict[str, Any]:
@@ -508,6 +519,59 @@ def measure_http_clients(
     return rows
 
 
+# Over TLS against bench.h2_upstream (hypercorn): (label, client, connections, keep-alive, HTTP/2 offered).
+TLS_CLIENTS = [
+    ("aiohttp (the poller's), HTTP/1.1", "aiohttp-direct", 64, 64, False),
+    ("httpx + httpcore, HTTP/1.1, httpx's default pool", "httpcore", 100, 20, False),
+    ("httpx + httpcore, HTTP/2, httpx's default pool", "httpcore", 100, 20, True),
+    ("httpx + httpcore, HTTP/2, 64 / 64", "httpcore", 64, 64, True),
+]
+
+
+def measure_http2(requests: int, concurrency: int, delay: float) -> list[dict[str, Any]]:
+    """HTTP/1.1 against HTTP/2: the same server (hypercorn, TLS with ALPN), 64 in flight, client CPU per request.
+
+    HTTP/2 needs TLS here (clients offer it through ALPN), so every row is over TLS and the rows compare with
+    each other, not with the cleartext table above. aiohttp has no HTTP/2 client.
+    """
+    from devtools.tls_certs import make_tls_files
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "common")])}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-h2-") as scratch:
+        files = make_tls_files(Path(scratch))
+        server = start(
+            "bench.h2_upstream", f"--cert={files.server_cert}", f"--key={files.server_key}", f"--delay={delay}"
+        )
+        try:
+            for label, client, connections, keepalive, http2 in TLS_CLIENTS:
+                cpu = server.cpu_s()
+                spec = {"url": server.url, "requests": requests, "concurrency": concurrency, "jobs": 500}
+                child = run_child(
+                    "probe",
+                    env,
+                    client=client,
+                    connections=connections,
+                    keepalive=keepalive,
+                    ca=str(files.ca_cert),
+                    http2=http2,
+                    **spec,
+                )
+                rows.append(
+                    {
+                        "transport": label,
+                        "protocols_seen": child["versions"],
+                        "requests": requests,
+                        "rate": round(requests / child["wall_s"], 1),
+                        "cpu_ms_per_request": round(1000 * child["cpu_s"] / requests, 3),
+                        "server_cpu_ms_per_request": round(1000 * (server.cpu_s() - cpu) / requests, 3),
+                    }
+                )
+        finally:
+            server.stop()
+    return rows
+
+
 def measure_upstreams(requests: int, concurrency: int, delay: float) -> list[dict[str, Any]]:
     """The achieved rate and server CPU per request of each simulated gateway at `concurrency` in flight."""
     rows = []
@@ -597,6 +661,7 @@ def run(
         gateway.stop()
         moto.stop()
     upstreams = measure_upstreams(probe_requests, concurrency, 0.2) if probe_requests else []
+    http2 = measure_http2(probe_requests, concurrency, 0.2) if probe_requests else []
     for sweep in sweeps:
         sweep["speedup_vs_baseline"] = round(sweep["polls_per_s"] / baselines[sweep["store"]]["polls_per_s"], 1)
     result = {
@@ -607,6 +672,7 @@ def run(
         "baselines": list(baselines.values()),
         "store_path_moto": store_path,
         "http_clients": measured_clients,
+        "http2": http2,
         "upstreams": upstreams,
     }
     reproduce = f"python -m bench.sweep --jobs {jobs}"
@@ -672,14 +738,28 @@ def render(result: dict[str, Any]) -> str:
         reached = moto_sweeps[0]["polls_per_s"] / store["ceiling_jobs_per_s"]
         text += f" The sweep on moto reached {reached:.2f} of that ceiling."
     if result["http_clients"]:
-        text += "\n\nThe HTTP client alone, 64 requests in flight, 200 ms answers"
-        h2 = "installed" if result["h2_installed"] else "not installed, not measured"
-        text += f" (HTTP/2: the h2 package is {h2}):\n\n"
+        text += "\n\nThe HTTP client alone, 64 requests in flight, 200 ms answers, cleartext HTTP/1.1:\n\n"
         text += table(
             ["transport", "pool (connections / keep-alive)", "requests", "req/s", "client CPU ms/req"],
             [
                 [c["transport"], c["pool"], c["requests"], c["rate"], c["cpu_ms_per_request"]]
                 for c in result["http_clients"]
+            ],
+        )
+    if result.get("http2"):
+        text += "\n\nHTTP/1.1 against HTTP/2: the same client load over TLS to one server (hypercorn, ALPN):\n\n"
+        text += table(
+            ["client", "protocol seen", "requests", "req/s", "client CPU ms/req", "server CPU ms/req"],
+            [
+                [
+                    c["transport"],
+                    ", ".join(f"{v} x{n}" for v, n in c["protocols_seen"].items()),
+                    c["requests"],
+                    c["rate"],
+                    c["cpu_ms_per_request"],
+                    c["server_cpu_ms_per_request"],
+                ]
+                for c in result["http2"]
             ],
         )
     if result["upstreams"]:

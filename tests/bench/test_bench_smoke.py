@@ -73,6 +73,11 @@ def test_sweep_polls_every_due_job_once_and_counts_its_calls(results):
     assert {b["store"] for b in sweep["baselines"]} == {"moto", "stand-in"}
     assert all(b["dynamodb_calls_per_job"] == 2 for b in sweep["baselines"])  # one get_item, one put_item
     assert sweep["http_clients"] and sweep["upstreams"]
+    # HTTP/1.1 against HTTP/2 over TLS: each row's answers came over the protocol it is labelled with
+    assert sweep["http2"] and all(row["requests"] > 0 for row in sweep["http2"])
+    for row in sweep["http2"]:
+        wanted = "HTTP/2" if ", HTTP/2" in row["transport"] else "HTTP/1.1"
+        assert row["protocols_seen"] == {wanted: row["requests"]}, row
     store = sweep["store_path_moto"]  # moto's own ceiling: its due query plus one write per job, nothing else
     assert store["jobs"] > 0 and store["ceiling_jobs_per_s"] > 0
     assert store["ceiling_jobs_per_s"] < store["saves_per_s"]  # the due query's time is part of it
