@@ -22,6 +22,13 @@ from videohook.cli import main
 
 from devtools.webhook_receiver import WebhookReceiver
 
+
+def interruptible() -> None:
+    """In the child, before exec: Ctrl-C (SIGINT) back to its default, so the program sees KeyboardInterrupt even
+    when this test runs where SIGINT is ignored (a shell's background job ignores it, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60
 COMMAND_TIMEOUT_S = 60
@@ -70,6 +77,7 @@ class Cli:
             stdout=out,
             stderr=subprocess.PIPE if log is None else subprocess.STDOUT,
             text=True,
+            preexec_fn=interruptible,  # noqa: PLW1509 (a single signal call, before exec)
         )
 
 

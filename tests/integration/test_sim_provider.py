@@ -14,6 +14,13 @@ import pytest
 
 from devtools.sim_provider import CONTENT_SIZE, SimProvider, standard_timeline
 
+
+def interruptible() -> None:
+    """In the child, before exec: Ctrl-C (SIGINT) back to its default, so the program sees KeyboardInterrupt even
+    when this test runs where SIGINT is ignored (a shell's background job ignores it, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 TOKENS = {"hingnet": "tok-h", "skyengine": "tok-s"}
 AUTH_H = {"Authorization": "Bearer tok-h"}
 AUTH_S = {"Authorization": "Bearer tok-s"}
@@ -269,6 +276,7 @@ def test_cli_serves_until_interrupted(tmp_path: Path) -> None:
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,  # noqa: PLW1509 (a single signal call, before exec)
     )
     try:
         assert proc.stdout is not None
