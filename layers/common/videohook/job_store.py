@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from videohook.models import VIDEO_FIELDS, Job, PendingEvent, VideoStatus
 from videohook.observability import logger
+from videohook.ports import DueShardsUnread
 
 DUE_INDEX = "due"
 _serializer = TypeSerializer()
@@ -79,13 +80,29 @@ class DynamoJobStore:
 
     # -- poller side ----------------------------------------------------------------------------------
     def due_jobs(self, now: float, shards: Iterable[int] | None = None) -> list[Job]:
-        """Every job due at `now`, each once, asking all shards (or the given ones) in parallel (no scan)."""
+        """Every job due at `now`, each once, asking all shards (or the given ones) in parallel (no scan).
+
+        A shard whose query fails (after boto3's retries) does not cost the others: DueShardsUnread carries the
+        jobs of the shards that answered and which did not. When no shard answers, the first error is raised.
+        """
         wanted = sorted(set(range(self._due_shards) if shards is None else shards))
         if not wanted:
             return []
+
+        def query(shard: int) -> list[Job] | Exception:
+            try:
+                return self._query_shard(shard, now)
+            except Exception as exc:  # reported below, with the shard's number
+                return exc
+
         with ThreadPoolExecutor(max_workers=min(16, len(wanted))) as pool:
-            pages = pool.map(lambda shard: self._query_shard(shard, now), wanted)
-            jobs = {job.key: job for page in pages for job in page}
+            pages = dict(zip(wanted, pool.map(query, wanted), strict=True))
+        failed = {shard: page for shard, page in pages.items() if isinstance(page, Exception)}
+        jobs = {job.key: job for page in pages.values() if not isinstance(page, Exception) for job in page}
+        if failed and len(failed) == len(wanted):
+            raise next(iter(failed.values()))
+        if failed:
+            raise DueShardsUnread(list(jobs.values()), failed)
         return list(jobs.values())
 
     def next_due_at(self, until: float, shards: Sequence[int] | None = None) -> float | None:

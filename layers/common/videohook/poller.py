@@ -37,7 +37,7 @@ from videohook.events import event_message
 from videohook.models import Job
 from videohook.observability import logger
 from videohook.polling import Decision, Fault, PollPolicy, decide
-from videohook.ports import EventPublisher, JobStore, OutgoingEvent, RunCoordination, TokenSource
+from videohook.ports import DueShardsUnread, EventPublisher, JobStore, OutgoingEvent, RunCoordination, TokenSource
 from videohook.progress import announce_progress, progress_event
 from videohook.provider_client import fetch_video, make_http_client
 
@@ -87,6 +87,7 @@ class RunReport:
     shards_busy: int = 0  # due shards another run held the lease of
     sweeps: int = 0
     unavailable_secrets: list[str] = field(default_factory=list)
+    unread_shards: int = 0  # due shards whose query failed: their jobs stay due for the next sweep or run
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -96,10 +97,13 @@ class RunReport:
         return data
 
     def raise_for_failure(self) -> None:
-        """Make the invocation fail (Errors metric, alarms) when a token could not be read; names, not values."""
+        """Make the invocation fail (Errors metric, alarms) when a token or a due shard could not be read (the
+        rest of the run went on); names, not values."""
         if self.unavailable_secrets:
             names = ", ".join(repr(name) for name in self.unavailable_secrets)
             raise RunFailed(f"cannot read provider token secret(s) {names}; their jobs stay due for the next run")
+        if self.unread_shards:
+            raise RunFailed(f"{self.unread_shards} due shard read(s) failed; their jobs stay due for the next run")
 
 
 @dataclass
@@ -221,7 +225,7 @@ class Poller:
 
     async def _due_jobs(self, run: _Run) -> list[Job]:
         """The due jobs of the shards this run holds the lease of (all due jobs without coordination)."""
-        jobs = await self._call(run, self._store.due_jobs, run.now, run.shards)
+        jobs = await self._read_due(run, run.shards)
         if self._coordination is None or not jobs:
             return jobs
         shards = {self._store.shard_of(job.provider, job.video_id) for job in jobs}
@@ -234,7 +238,20 @@ class Poller:
         if not run.leased_shards:
             return []
         # Read again under the lease: a run that held it a moment ago may have moved these jobs on.
-        return await self._call(run, self._store.due_jobs, run.now, run.leased_shards)
+        return await self._read_due(run, run.leased_shards)
+
+    async def _read_due(self, run: _Run, shards: Sequence[int] | None) -> list[Job]:
+        """The due jobs of `shards`; a shard that cannot be read is left for later, the others go on."""
+        try:
+            return await self._call(run, self._store.due_jobs, run.now, shards)
+        except DueShardsUnread as partial:
+            run.report.errors += len(partial.failed)
+            run.report.unread_shards += len(partial.failed)
+            logger.error(
+                "due shards could not be read; their jobs stay due",
+                extra={"shards": sorted(partial.failed), "reason": str(partial)},
+            )
+            return partial.jobs
 
     async def _release_shards(self, run: _Run) -> None:
         if self._coordination is None or not run.leased_shards:

@@ -18,6 +18,16 @@ class OutgoingEvent:
     attributes: dict[str, str]
 
 
+class DueShardsUnread(Exception):
+    """Some due shards could not be read: the jobs of the others, and each unread shard's error."""
+
+    def __init__(self, jobs: list[Job], failed: dict[int, Exception]) -> None:
+        reasons = sorted({type(exc).__name__ for exc in failed.values()})
+        super().__init__(f"{len(failed)} due shard(s) unread ({', '.join(reasons)})")
+        self.jobs = jobs
+        self.failed = failed
+
+
 class JobStore(Protocol):
     def create(self, job: Job) -> tuple[Job, bool]: ...
     def get(self, provider: str, video_id: str) -> Job | None: ...

@@ -167,3 +167,37 @@ def test_tokens_are_cached_across_runs_and_outlive_a_secrets_manager_outage(harn
     assert proxy.forwarded["secretsmanager:GetSecretValue"] == 2 and proxy.total_injected() == 0
     ids = harness.expect_events(*[(p, v, "completed") for p, v in jobs])
     assert sorted(event["id"] for event in harness.events()) == sorted(ids)
+
+
+def test_a_due_shard_that_cannot_be_read_costs_only_its_own_jobs(harness, proxy):
+    # Given jobs spread over several due shards, and every query of one shard failing (retries included)
+    jobs = [("hingnet", vid("spread")) for _ in range(12)]
+    for provider, video_id in jobs:
+        harness.track(provider, video_id, [{"status": "completed"}])
+    shard_of = {job: harness.item(*job)["due_shard"] for job in jobs}
+    sick = sorted(set(shard_of.values()))[0]
+    on_sick = [job for job in jobs if shard_of[job] == sick]
+    healthy = [job for job in jobs if shard_of[job] != sick]
+    assert on_sick and healthy
+    proxy.add("dynamodb:Query", "internal", match=lambda body: f'"{sick}"'.encode() in body)
+
+    # When a run goes through the proxy
+    report = harness.run(dynamodb=proxy.url)
+
+    # Then the other shards' jobs were polled and announced; the sick shard's were not asked about, stay due
+    # and unchanged, and the run says so (its invocation fails at the end, so the alarms see it)
+    assert report.polled == len(healthy) and report.unread_shards >= 1
+    with pytest.raises(RunFailed, match="due shard read"):
+        report.raise_for_failure()
+    for provider, video_id in on_sick:
+        assert harness.sim.poll_count(provider, video_id) == 0
+        item = harness.item(provider, video_id)
+        assert item["status"] == "queued" and "due_shard" in item and item["polls"] == 0
+    announced = harness.expect_events(*[(p, v, "completed") for p, v in healthy])
+    assert {event["id"] for event in harness.events()} == announced
+
+    # When the shard can be read again, the next run announces the rest
+    proxy.clear()
+    harness.run(dynamodb=proxy.url)
+    rest = harness.expect_events(*[(p, v, "completed") for p, v in on_sick])
+    assert {event["id"] for event in harness.events()} == rest
