@@ -21,6 +21,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from videohook.ports import ShardsUnclaimed
+
 PURGE_AFTER_S = 86400
 
 
@@ -66,13 +68,27 @@ class DynamoRunCoordination:
 
     # -- due-shard leases -----------------------------------------------------------------------------
     def claim_shards(self, shards: Iterable[int], *, holder: str, until: float, now: float) -> list[int]:
-        """Take the lease of each shard that is free (or whose lease expired); return the shards taken."""
+        """Take the lease of each shard that is free (or whose lease expired); return the shards taken.
+        A claim that fails (not a busy lease: the call) costs only its shard: ShardsUnclaimed, unless all fail."""
         wanted = sorted(set(shards))
         if not wanted:
             return []
+
+        def claim(shard: int) -> bool | Exception:
+            try:
+                return self._claim(shard, holder, until, now)
+            except Exception as exc:  # reported below, with the shard's number
+                return exc
+
         with ThreadPoolExecutor(max_workers=min(16, len(wanted))) as pool:
-            taken = list(pool.map(lambda shard: self._claim(shard, holder, until, now), wanted))
-        return [shard for shard, ok in zip(wanted, taken, strict=True) if ok]
+            outcomes = dict(zip(wanted, pool.map(claim, wanted), strict=True))
+        failed = {shard: outcome for shard, outcome in outcomes.items() if isinstance(outcome, Exception)}
+        taken = [shard for shard, outcome in outcomes.items() if outcome is True]
+        if failed and len(failed) == len(wanted):
+            raise next(iter(failed.values()))
+        if failed:
+            raise ShardsUnclaimed(taken, failed)
+        return taken
 
     def release_shards(self, shards: Iterable[int], *, holder: str) -> None:
         wanted = sorted(set(shards))

@@ -37,7 +37,15 @@ from videohook.events import event_message
 from videohook.models import Job
 from videohook.observability import logger
 from videohook.polling import Decision, Fault, PollPolicy, decide
-from videohook.ports import DueShardsUnread, EventPublisher, JobStore, OutgoingEvent, RunCoordination, TokenSource
+from videohook.ports import (
+    DueShardsUnread,
+    EventPublisher,
+    JobStore,
+    OutgoingEvent,
+    RunCoordination,
+    ShardsUnclaimed,
+    TokenSource,
+)
 from videohook.progress import announce_progress, progress_event
 from videohook.provider_client import fetch_video, make_http_client
 
@@ -103,7 +111,9 @@ class RunReport:
             names = ", ".join(repr(name) for name in self.unavailable_secrets)
             raise RunFailed(f"cannot read provider token secret(s) {names}; their jobs stay due for the next run")
         if self.unread_shards:
-            raise RunFailed(f"{self.unread_shards} due shard read(s) failed; their jobs stay due for the next run")
+            raise RunFailed(
+                f"{self.unread_shards} due shard(s) could not be read or leased; their jobs stay due for the next run"
+            )
 
 
 @dataclass
@@ -123,6 +133,7 @@ class _Run:
     pauses_to_record: dict[str, float] = field(default_factory=dict)
     fault_logged: set[tuple[str, str]] = field(default_factory=set)
     leased_shards: list[int] = field(default_factory=list)
+    unsure_leases: list[int] = field(default_factory=list)  # claims that failed: released anyway, in case
 
 
 class Poller:
@@ -206,6 +217,7 @@ class Poller:
         run.now = self._clock()
         run.report.sweeps += 1
         run.leased_shards = []
+        run.unsure_leases = []
         run.to_publish = []
         run.publishing = []
         run.progress = []
@@ -229,9 +241,20 @@ class Poller:
         if self._coordination is None or not jobs:
             return jobs
         shards = {self._store.shard_of(job.provider, job.video_id) for job in jobs}
-        run.leased_shards = await self._call(
-            run, self._coordination.claim_shards, shards, holder=run.holder, until=run.lease_until, now=run.now
-        )
+        try:
+            run.leased_shards = await self._call(
+                run, self._coordination.claim_shards, shards, holder=run.holder, until=run.lease_until, now=run.now
+            )
+        except ShardsUnclaimed as partial:
+            run.leased_shards = partial.taken
+            run.unsure_leases = sorted(partial.failed)  # released too, in case the claim landed unanswered
+            run.report.errors += len(partial.failed)
+            run.report.unread_shards += len(partial.failed)
+            logger.error(
+                "due-shard leases could not be claimed; their jobs stay due",
+                extra={"shards": sorted(partial.failed), "reason": str(partial)},
+            )
+            shards -= set(partial.failed)
         run.report.shards_busy = len(shards) - len(run.leased_shards)
         if run.report.shards_busy:
             logger.info("due shards leased by another run; left to it", extra={"shards": run.report.shards_busy})
@@ -254,10 +277,11 @@ class Poller:
             return partial.jobs
 
     async def _release_shards(self, run: _Run) -> None:
-        if self._coordination is None or not run.leased_shards:
+        held = [*run.leased_shards, *run.unsure_leases]
+        if self._coordination is None or not held:
             return
         try:
-            await self._call(run, self._coordination.release_shards, run.leased_shards, holder=run.holder)
+            await self._call(run, self._coordination.release_shards, held, holder=run.holder)
         except Exception:  # the leases expire by themselves at lease_until
             run.report.errors += 1
             logger.exception("cannot release due-shard leases; they expire by themselves")
