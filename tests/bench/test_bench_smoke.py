@@ -87,6 +87,7 @@ def test_scale_out_workers_together_poll_every_job_exactly_once(results):
     for cycle in results["scale_out"]["cycles"]:
         assert cycle["worker_runs"] == cycle["workers"]
         assert cycle["all_polled"] and cycle["max_requests_per_job"] == 1 and cycle["errors"] == 0
+        assert cycle["runs_failed"] == 0 and cycle["run_failures"] == []
 
 
 def test_cost_model_prices_both_volumes_for_videohook_and_step_functions(results):
