@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from videohook.ports import ShardsUnclaimed
+from videohook.shard_calls import each_shard
 
 PURGE_AFTER_S = 86400
 
@@ -69,26 +69,12 @@ class DynamoRunCoordination:
     # -- due-shard leases -----------------------------------------------------------------------------
     def claim_shards(self, shards: Iterable[int], *, holder: str, until: float, now: float) -> list[int]:
         """Take the lease of each shard that is free (or whose lease expired); return the shards taken.
-        A claim that fails (not a busy lease: the call) costs only its shard: ShardsUnclaimed, unless all fail."""
-        wanted = sorted(set(shards))
-        if not wanted:
-            return []
+        A claim that fails (the call, not a busy lease) costs only its shard (ShardsFailed), unless all fail."""
 
-        def claim(shard: int) -> bool | Exception:
-            try:
-                return self._claim(shard, holder, until, now)
-            except Exception as exc:  # reported below, with the shard's number
-                return exc
+        def taken(claims: dict[int, bool]) -> list[int]:
+            return [shard for shard, ok in claims.items() if ok]
 
-        with ThreadPoolExecutor(max_workers=min(16, len(wanted))) as pool:
-            outcomes = dict(zip(wanted, pool.map(claim, wanted), strict=True))
-        failed = {shard: outcome for shard, outcome in outcomes.items() if isinstance(outcome, Exception)}
-        taken = [shard for shard, outcome in outcomes.items() if outcome is True]
-        if failed and len(failed) == len(wanted):
-            raise next(iter(failed.values()))
-        if failed:
-            raise ShardsUnclaimed(taken, failed)
-        return taken
+        return each_shard(shards, lambda shard: self._claim(shard, holder, until, now), taken, what="lease claim")
 
     def release_shards(self, shards: Iterable[int], *, holder: str) -> None:
         wanted = sorted(set(shards))

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from videohook.models import VIDEO_FIELDS, Job, PendingEvent, VideoStatus
 from videohook.observability import logger
-from videohook.ports import DueShardsUnread
+from videohook.shard_calls import each_shard
 
 DUE_INDEX = "due"
 _serializer = TypeSerializer()
@@ -81,29 +81,13 @@ class DynamoJobStore:
     # -- poller side ----------------------------------------------------------------------------------
     def due_jobs(self, now: float, shards: Iterable[int] | None = None) -> list[Job]:
         """Every job due at `now`, each once, asking all shards (or the given ones) in parallel (no scan).
+        A shard whose query fails costs only its own jobs (ShardsFailed carries the others'), unless all fail."""
 
-        A shard whose query fails (after boto3's retries) does not cost the others: DueShardsUnread carries the
-        jobs of the shards that answered and which did not. When no shard answers, the first error is raised.
-        """
-        wanted = sorted(set(range(self._due_shards) if shards is None else shards))
-        if not wanted:
-            return []
+        def merged(pages: dict[int, list[Job]]) -> list[Job]:
+            return list({job.key: job for page in pages.values() for job in page}.values())
 
-        def query(shard: int) -> list[Job] | Exception:
-            try:
-                return self._query_shard(shard, now)
-            except Exception as exc:  # reported below, with the shard's number
-                return exc
-
-        with ThreadPoolExecutor(max_workers=min(16, len(wanted))) as pool:
-            pages = dict(zip(wanted, pool.map(query, wanted), strict=True))
-        failed = {shard: page for shard, page in pages.items() if isinstance(page, Exception)}
-        jobs = {job.key: job for page in pages.values() if not isinstance(page, Exception) for job in page}
-        if failed and len(failed) == len(wanted):
-            raise next(iter(failed.values()))
-        if failed:
-            raise DueShardsUnread(list(jobs.values()), failed)
-        return list(jobs.values())
+        wanted = range(self._due_shards) if shards is None else shards
+        return each_shard(wanted, lambda shard: self._query_shard(shard, now), merged, what="due query")
 
     def next_due_at(self, until: float, shards: Sequence[int] | None = None) -> float | None:
         """The earliest `due_at` up to `until` (in `shards`, or all); None when nothing falls due by then.

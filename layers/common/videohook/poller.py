@@ -38,16 +38,15 @@ from videohook.models import Job
 from videohook.observability import logger
 from videohook.polling import Decision, Fault, PollPolicy, decide
 from videohook.ports import (
-    DueShardsUnread,
     EventPublisher,
     JobStore,
     OutgoingEvent,
     RunCoordination,
-    ShardsUnclaimed,
     TokenSource,
 )
 from videohook.progress import announce_progress, progress_event
 from videohook.provider_client import fetch_video, make_http_client
+from videohook.shard_calls import ShardsFailed
 
 if TYPE_CHECKING:
     from videohook.provider_client import PollHttp
@@ -245,15 +244,9 @@ class Poller:
             run.leased_shards = await self._call(
                 run, self._coordination.claim_shards, shards, holder=run.holder, until=run.lease_until, now=run.now
             )
-        except ShardsUnclaimed as partial:
-            run.leased_shards = partial.taken
+        except ShardsFailed as partial:
+            run.leased_shards = self._left_out(run, partial)
             run.unsure_leases = sorted(partial.failed)  # released too, in case the claim landed unanswered
-            run.report.errors += len(partial.failed)
-            run.report.unread_shards += len(partial.failed)
-            logger.error(
-                "due-shard leases could not be claimed; their jobs stay due",
-                extra={"shards": sorted(partial.failed), "reason": str(partial)},
-            )
             shards -= set(partial.failed)
         run.report.shards_busy = len(shards) - len(run.leased_shards)
         if run.report.shards_busy:
@@ -267,14 +260,18 @@ class Poller:
         """The due jobs of `shards`; a shard that cannot be read is left for later, the others go on."""
         try:
             return await self._call(run, self._store.due_jobs, run.now, shards)
-        except DueShardsUnread as partial:
-            run.report.errors += len(partial.failed)
-            run.report.unread_shards += len(partial.failed)
-            logger.error(
-                "due shards could not be read; their jobs stay due",
-                extra={"shards": sorted(partial.failed), "reason": str(partial)},
-            )
-            return partial.jobs
+        except ShardsFailed as partial:
+            return self._left_out(run, partial)
+
+    @staticmethod
+    def _left_out(run: _Run, partial: ShardsFailed) -> Any:
+        """Count and log the shards a failed call left out of this sweep (their jobs stay due); the rest goes on."""
+        run.report.errors += len(partial.failed)
+        run.report.unread_shards += len(partial.failed)
+        logger.error(
+            "due shards left out; their jobs stay due", extra={"shards": sorted(partial.failed), "reason": str(partial)}
+        )
+        return partial.result
 
     async def _release_shards(self, run: _Run) -> None:
         held = [*run.leased_shards, *run.unsure_leases]

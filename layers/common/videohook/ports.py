@@ -18,27 +18,6 @@ class OutgoingEvent:
     attributes: dict[str, str]
 
 
-class DueShardsUnread(Exception):
-    """Some due shards could not be read: the jobs of the others, and each unread shard's error."""
-
-    def __init__(self, jobs: list[Job], failed: dict[int, Exception]) -> None:
-        reasons = sorted({type(exc).__name__ for exc in failed.values()})
-        super().__init__(f"{len(failed)} due shard(s) unread ({', '.join(reasons)})")
-        self.jobs = jobs
-        self.failed = failed
-
-
-class ShardsUnclaimed(Exception):
-    """Some due-shard leases could not be claimed (the call failed, not a busy lease): the shards taken, and
-    each failed shard's error. A failed claim may still have landed: its lease expires by itself."""
-
-    def __init__(self, taken: list[int], failed: dict[int, Exception]) -> None:
-        reasons = sorted({type(exc).__name__ for exc in failed.values()})
-        super().__init__(f"{len(failed)} due-shard lease claim(s) failed ({', '.join(reasons)})")
-        self.taken = taken
-        self.failed = failed
-
-
 class JobStore(Protocol):
     def create(self, job: Job) -> tuple[Job, bool]: ...
     def get(self, provider: str, video_id: str) -> Job | None: ...

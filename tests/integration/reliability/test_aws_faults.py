@@ -170,64 +170,53 @@ def test_tokens_are_cached_across_runs_and_outlive_a_secrets_manager_outage(harn
 
 
 def test_a_due_shard_that_cannot_be_read_costs_only_its_own_jobs(harness, proxy):
-    # Given jobs spread over several due shards, and every query of one shard failing (retries included)
-    jobs = [("hingnet", vid("spread")) for _ in range(12)]
-    for provider, video_id in jobs:
+    # Given every query of one due shard failing (retries included)
+    def sick_query(sick: str) -> None:
+        proxy.add("dynamodb:Query", "internal", match=lambda body: f'"{sick}"'.encode() in body)
+
+    report = one_sick_shard_costs_only_its_jobs(harness, proxy, "hingnet", sick_query, pick=0)
+    assert report.unread_shards >= 1
+
+
+def test_a_due_shard_whose_lease_cannot_be_claimed_costs_only_its_own_jobs(harness, proxy):
+    # Given every claim of one due shard's lease failing (retries included)
+    def sick_lease(sick: str) -> None:
+        proxy.add("dynamodb:PutItem", "internal", match=lambda body: f'"_lease#{sick}"'.encode() in body)
+
+    report = one_sick_shard_costs_only_its_jobs(harness, proxy, "skyengine", sick_lease, pick=-1)
+    assert report.unread_shards == 1
+
+
+def one_sick_shard_costs_only_its_jobs(harness, proxy, provider: str, make_sick, *, pick: int):
+    """12 jobs over several due shards, `make_sick(shard)` breaks one of them; returns the first run's report."""
+    jobs = [(provider, vid("spread")) for _ in range(12)]
+    for _, video_id in jobs:
         harness.track(provider, video_id, [{"status": "completed"}])
     shard_of = {job: harness.item(*job)["due_shard"] for job in jobs}
-    sick = sorted(set(shard_of.values()))[0]
+    sick = sorted(set(shard_of.values()))[pick]
     on_sick = [job for job in jobs if shard_of[job] == sick]
     healthy = [job for job in jobs if shard_of[job] != sick]
     assert on_sick and healthy
-    proxy.add("dynamodb:Query", "internal", match=lambda body: f'"{sick}"'.encode() in body)
+    make_sick(sick)
 
     # When a run goes through the proxy
     report = harness.run(dynamodb=proxy.url)
 
     # Then the other shards' jobs were polled and announced; the sick shard's were not asked about, stay due
     # and unchanged, and the run says so (its invocation fails at the end, so the alarms see it)
-    assert report.polled == len(healthy) and report.unread_shards >= 1
-    with pytest.raises(RunFailed, match="due shard"):
+    assert report.polled == len(healthy)
+    with pytest.raises(RunFailed, match="could not be read or leased"):
         report.raise_for_failure()
-    for provider, video_id in on_sick:
-        assert harness.sim.poll_count(provider, video_id) == 0
-        item = harness.item(provider, video_id)
+    for job in on_sick:
+        assert harness.sim.poll_count(*job) == 0
+        item = harness.item(*job)
         assert item["status"] == "queued" and "due_shard" in item and item["polls"] == 0
     announced = harness.expect_events(*[(p, v, "completed") for p, v in healthy])
     assert {event["id"] for event in harness.events()} == announced
 
-    # When the shard can be read again, the next run announces the rest
+    # When the shard works again, the next run announces the rest
     proxy.clear()
     harness.run(dynamodb=proxy.url)
     rest = harness.expect_events(*[(p, v, "completed") for p, v in on_sick])
     assert {event["id"] for event in harness.events()} == rest
-
-
-def test_a_due_shard_whose_lease_cannot_be_claimed_costs_only_its_own_jobs(harness, proxy):
-    # Given jobs over several shards, and every claim of one shard's lease failing (retries included)
-    jobs = [("skyengine", vid("lease")) for _ in range(12)]
-    for provider, video_id in jobs:
-        harness.track(provider, video_id, [{"status": "completed"}])
-    shard_of = {job: harness.item(*job)["due_shard"] for job in jobs}
-    sick = sorted(set(shard_of.values()))[-1]
-    on_sick = [job for job in jobs if shard_of[job] == sick]
-    healthy = [job for job in jobs if shard_of[job] != sick]
-    assert on_sick and healthy
-    proxy.add("dynamodb:PutItem", "internal", match=lambda body: f'"_lease#{sick}"'.encode() in body)
-
-    # When a run goes through the proxy
-    report = harness.run(dynamodb=proxy.url)
-
-    # Then only that shard is left: its jobs not asked about and still due; the rest polled and announced
-    assert report.polled == len(healthy) and report.unread_shards == 1
-    with pytest.raises(RunFailed, match="could not be read or leased"):
-        report.raise_for_failure()
-    assert all(harness.sim.poll_count(*job) == 0 and "due_shard" in harness.item(*job) for job in on_sick)
-    announced = harness.expect_events(*[(p, v, "completed") for p, v in healthy])
-    assert {event["id"] for event in harness.events()} == announced
-
-    # When the lease can be claimed again, the next run announces the rest
-    proxy.clear()
-    harness.run(dynamodb=proxy.url)
-    rest = harness.expect_events(*[(p, v, "completed") for p, v in on_sick])
-    assert {event["id"] for event in harness.events()} == rest
+    return report
