@@ -613,12 +613,6 @@ def _gateway_stats(gateway: Service, reset: bool = False) -> dict[str, Any]:
         return json.loads(answer.read())
 
 
-def h2_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("h2") is not None
-
-
 # (store, transport) pairs measured: the store on moto first; httpcore only against the stand-in, where the
 # transport, not moto, decides the rate: with the pool the poller gave it before (64 connections, all kept
 # alive) and with httpx's default pool (100 connections, 20 kept alive), which costs less CPU at 64 in flight.
@@ -667,7 +661,6 @@ def run(
     result = {
         "targets": TARGETS,
         "concurrency": concurrency,
-        "h2_installed": h2_available(),
         "sweeps": sweeps,
         "baselines": list(baselines.values()),
         "store_path_moto": store_path,
