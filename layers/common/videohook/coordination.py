@@ -8,8 +8,10 @@ the due index. Each gets a TTL (`purge_at`) so stale ones disappear by themselve
   Read once per run (one BatchGetItem), written when a 429 extends the pause (conditional: only extends).
 - `_lease#s003` holds `holder` and `held_until`: a run polls the jobs of a due shard only while it holds the
   shard's lease, so overlapping runs never poll the same job at the same moment. Claimed with a conditional
-  PutItem, released with a conditional DeleteItem: two small writes per non-empty shard per run, whatever
-  the number of jobs (a per-job lease would double the writes of every unchanged poll).
+  PutItem, released with a conditional DeleteItem: two small writes per non-empty shard per sweep, whatever
+  the number of jobs (a per-job lease would double the writes of every unchanged poll). A lease is short
+  (seconds, see poller.LEASE_S) and renewed by its holder while it works (a conditional PutItem on the
+  holder, one per held shard every few seconds), so a run that dies holds nothing for longer than one lease.
 """
 
 from __future__ import annotations
@@ -76,6 +78,15 @@ class DynamoRunCoordination:
 
         return each_shard(shards, lambda shard: self._claim(shard, holder, until, now), taken, what="lease claim")
 
+    def renew_shards(self, shards: Iterable[int], *, holder: str, until: float) -> list[int]:
+        """Extend the leases `holder` still holds to `until`; return those extended (a lease another run has
+        taken since is not). A renewal that fails (the call) costs only its shard (ShardsFailed), unless all fail."""
+
+        def kept(renewals: dict[int, bool]) -> list[int]:
+            return [shard for shard, ok in renewals.items() if ok]
+
+        return each_shard(shards, lambda shard: self._renew(shard, holder, until), kept, what="lease renewal")
+
     def release_shards(self, shards: Iterable[int], *, holder: str) -> None:
         wanted = sorted(set(shards))
         if not wanted:
@@ -87,14 +98,23 @@ class DynamoRunCoordination:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item={
-                    "pk": {"S": _lease_key(shard)},
-                    "holder": {"S": holder},
-                    "held_until": {"N": str(math.ceil(until))},
-                    "purge_at": {"N": str(math.ceil(until) + PURGE_AFTER_S)},
-                },
+                Item=_lease_item(shard, holder, until),
                 ConditionExpression="attribute_not_exists(pk) OR held_until < :now OR holder = :holder",
                 ExpressionAttributeValues={":now": {"N": str(math.floor(now))}, ":holder": {"S": holder}},
+            )
+        except ClientError as exc:
+            if _is_conflict(exc):
+                return False
+            raise
+        return True
+
+    def _renew(self, shard: int, holder: str, until: float) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_lease_item(shard, holder, until),
+                ConditionExpression="holder = :holder",
+                ExpressionAttributeValues={":holder": {"S": holder}},
             )
         except ClientError as exc:
             if _is_conflict(exc):
@@ -117,6 +137,15 @@ class DynamoRunCoordination:
 
 def _pause_key(provider: str) -> str:
     return f"_pause#{provider}"
+
+
+def _lease_item(shard: int, holder: str, until: float) -> dict[str, Any]:
+    return {
+        "pk": {"S": _lease_key(shard)},
+        "holder": {"S": holder},
+        "held_until": {"N": str(math.ceil(until))},
+        "purge_at": {"N": str(math.ceil(until) + PURGE_AFTER_S)},
+    }
 
 
 def _lease_key(shard: int) -> str:

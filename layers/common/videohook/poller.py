@@ -14,6 +14,17 @@ for this run and, through `RunCoordination`, for later runs until the time it as
 a run polls a due shard only while it holds that shard's lease, so overlapping runs split the shards instead
 of polling the same jobs.
 
+Leases are short (issue 10): a shard's lease lasts LEASE_S past its claim and the run renews it every
+RENEW_EVERY_S while it works, so a run that dies (killed, out of memory, its host gone) holds nothing for
+longer than one lease; the next run after that polls and announces its jobs. A poll starts only while its
+shard's lease outlasts the poll's own time limit, so a run whose renewals fail stops polling that shard before
+another run can take it; a pending event is leased (its `due_at`) only as long as its shard's lease.
+
+Isolation (issue 10): anything raised while polling one job (the HTTP client refusing a header, a body that
+trips the reader) is that job's fault (kind `internal`): counted, logged by kind, backed off, and the run goes
+on. A provider token that cannot be read or cannot be sent (control characters, say) keeps that provider's
+jobs due; every other provider is polled and announced in the same run.
+
 A run sweeps (issue 5): it polls what is due, publishes, then asks the index when the next job falls due;
 while that is within the run's sweep window (SWEEP_SECONDS) it sleeps until then and sweeps again, and it
 ends as soon as nothing is due within the window. Each sweep polls each due job at most once. A run may be
@@ -36,7 +47,7 @@ from videohook.config import ProviderSettings, Settings
 from videohook.events import event_message
 from videohook.models import Job
 from videohook.observability import logger
-from videohook.polling import Decision, Fault, PollPolicy, decide
+from videohook.polling import Decision, Fault, PollPolicy, PollResult, decide
 from videohook.ports import (
     EventPublisher,
     JobStore,
@@ -45,7 +56,7 @@ from videohook.ports import (
     TokenSource,
 )
 from videohook.progress import announce_progress, progress_event
-from videohook.provider_client import fetch_video, make_http_client
+from videohook.provider_client import fetch_video, make_http_client, usable_token
 from videohook.shard_calls import ShardsFailed
 
 if TYPE_CHECKING:
@@ -53,8 +64,12 @@ if TYPE_CHECKING:
 
 # Stop starting polls this long before the function's timeout; writes and publishes need the rest.
 SAFETY_MARGIN_S = 8.0
-# A lease outlives the run that took it by this much.
+# Without run coordination (tests, benchmarks), a pending event's lease outlives the run by this much.
 LEASE_MARGIN_S = 5.0
+# A due-shard lease lasts this long past its claim or its last renewal (longer when a provider's timeout
+# needs it: the lease must outlast a poll started just before a renewal that failed).
+LEASE_S = 20.0
+RENEW_EVERY_S = 5.0
 STORE_THREADS = 32
 # Polls still unfinished this long after the deadline are cancelled (their jobs stay due).
 SAVE_GRACE_S = 3.0
@@ -93,6 +108,8 @@ class RunReport:
     out_of_time: bool = False
     shards_busy: int = 0  # due shards another run held the lease of
     sweeps: int = 0
+    lease_renewals: int = 0  # renewal rounds of the due-shard leases (each extends every lease still held)
+    leases_lost: int = 0  # due shards whose lease this run could not keep (their unstarted polls were left)
     unavailable_secrets: list[str] = field(default_factory=list)
     unread_shards: int = 0  # due shards whose query failed: their jobs stay due for the next sweep or run
 
@@ -108,7 +125,10 @@ class RunReport:
         rest of the run went on); names, not values."""
         if self.unavailable_secrets:
             names = ", ".join(repr(name) for name in self.unavailable_secrets)
-            raise RunFailed(f"cannot read provider token secret(s) {names}; their jobs stay due for the next run")
+            raise RunFailed(
+                f"cannot read provider token secret(s) {names} (or the token in it is unusable); their jobs stay "
+                "due for the next run"
+            )
         if self.unread_shards:
             raise RunFailed(
                 f"{self.unread_shards} due shard(s) could not be read or leased; their jobs stay due for the next run"
@@ -119,7 +139,7 @@ class RunReport:
 class _Run:
     now: float
     deadline: float
-    lease_until: float
+    lease_until: float  # what a pending event's lease is without coordination (past the run's end)
     pool: ThreadPoolExecutor
     sweep_until: float
     shards: Sequence[int] | None = None
@@ -133,6 +153,8 @@ class _Run:
     fault_logged: set[tuple[str, str]] = field(default_factory=set)
     leased_shards: list[int] = field(default_factory=list)
     unsure_leases: list[int] = field(default_factory=list)  # claims that failed: released anyway, in case
+    lease_s: float = LEASE_S
+    held: dict[int, float] = field(default_factory=dict)  # shard -> until when its lease is known to be ours
 
 
 class Poller:
@@ -147,6 +169,8 @@ class Poller:
         clock: Callable[[], float] = time.time,
         http_factory: Callable[[int], PollHttp] = make_http_client,
         policy: PollPolicy | None = None,
+        lease_s: float = LEASE_S,
+        renew_every_s: float = RENEW_EVERY_S,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -156,6 +180,9 @@ class Poller:
         self._clock = clock
         self._http_factory = http_factory
         self._policy = policy or PollPolicy(base_s=settings.poll_interval_s, max_age_s=settings.max_job_age_s)
+        longest_poll = max((p.timeout_seconds for p in settings.providers.values()), default=0.0)
+        self._renew_every_s = renew_every_s
+        self._lease_s = max(lease_s, longest_poll + 2 * renew_every_s)
 
     def run(self, remaining_ms: Callable[[], int], *, shards: Sequence[int] | None = None) -> RunReport:
         """Sweep the due jobs (of `shards` only, when given) until nothing falls due within the window."""
@@ -174,6 +201,7 @@ class Poller:
             pool=pool,
             sweep_until=min(deadline, now + window),
             shards=shards,
+            lease_s=self._lease_s,
         )
         try:
             asyncio.run(self._run(run))
@@ -217,10 +245,14 @@ class Poller:
         run.report.sweeps += 1
         run.leased_shards = []
         run.unsure_leases = []
+        run.held = {}
         run.to_publish = []
         run.publishing = []
         run.progress = []
+        renewing: asyncio.Task[None] | None = None
         jobs = await self._due_jobs(run)
+        if run.held:
+            renewing = asyncio.create_task(self._keep_leases(run))
         try:
             run.report.due += len(jobs)
             pending = [job for job in jobs if job.pending_event is not None]
@@ -232,6 +264,9 @@ class Poller:
             await self._publish(run)
             return len(pollable)
         finally:
+            if renewing is not None:
+                renewing.cancel()
+                await asyncio.gather(renewing, return_exceptions=True)
             await self._release_shards(run)
 
     async def _due_jobs(self, run: _Run) -> list[Job]:
@@ -240,9 +275,10 @@ class Poller:
         if self._coordination is None or not jobs:
             return jobs
         shards = {self._store.shard_of(job.provider, job.video_id) for job in jobs}
+        until = run.now + run.lease_s
         try:
             run.leased_shards = await self._call(
-                run, self._coordination.claim_shards, shards, holder=run.holder, until=run.lease_until, now=run.now
+                run, self._coordination.claim_shards, shards, holder=run.holder, until=until, now=run.now
             )
         except ShardsFailed as partial:
             run.leased_shards = self._left_out(run, partial)
@@ -253,6 +289,7 @@ class Poller:
             logger.info("due shards leased by another run; left to it", extra={"shards": run.report.shards_busy})
         if not run.leased_shards:
             return []
+        run.held = dict.fromkeys(run.leased_shards, until)
         # Read again under the lease: a run that held it a moment ago may have moved these jobs on.
         return await self._read_due(run, run.leased_shards)
 
@@ -273,13 +310,47 @@ class Poller:
         )
         return partial.result
 
+    async def _keep_leases(self, run: _Run) -> None:
+        """Renew the shard leases this sweep holds, every renew_every_s, until the sweep ends (cancelled).
+        A lease another run took is dropped from `held` (its unstarted polls are left); a renewal call that
+        fails leaves the lease's known end where it was, so polls stop starting before it runs out."""
+        while run.held:
+            await asyncio.sleep(self._renew_every_s)
+            shards = sorted(run.held)
+            until = self._clock() + run.lease_s
+            failed: set[int] = set()
+            try:
+                kept = await self._call(run, self._coordination.renew_shards, shards, holder=run.holder, until=until)  # type: ignore[union-attr]
+            except ShardsFailed as partial:
+                kept, failed = partial.result, set(partial.failed)
+            except Exception:
+                run.report.errors += 1
+                logger.exception("cannot renew due-shard leases; polls stop before they run out")
+                continue
+            run.report.lease_renewals += 1
+            for shard in shards:
+                if shard in kept:
+                    run.held[shard] = until
+                elif shard not in failed:  # another run holds it now
+                    del run.held[shard]
+                    run.report.leases_lost += 1
+                    logger.warning(
+                        "due-shard lease lost to another run; its jobs are left to it", extra={"shard": shard}
+                    )
+
+    def _lease_end(self, run: _Run, job: Job) -> float | None:
+        """Until when this run may work `job` (None: not at all); without coordination, until past the run."""
+        if self._coordination is None:
+            return run.lease_until
+        return run.held.get(self._store.shard_of(job.provider, job.video_id))
+
     async def _release_shards(self, run: _Run) -> None:
         held = [*run.leased_shards, *run.unsure_leases]
         if self._coordination is None or not held:
             return
         try:
             await self._call(run, self._coordination.release_shards, held, holder=run.holder)
-        except Exception:  # the leases expire by themselves at lease_until
+        except Exception:  # the leases expire by themselves, one lease after their last renewal
             run.report.errors += 1
             logger.exception("cannot release due-shard leases; they expire by themselves")
 
@@ -310,10 +381,12 @@ class Poller:
 
     async def _reclaim(self, run: _Run, job: Job) -> None:
         """An event left pending by an earlier run: take a lease on it, then publish it with this run's."""
+        lease_end = self._lease_end(run, job)
+        if lease_end is None:  # the shard's lease was lost meanwhile: left to the run that holds it
+            run.report.skipped += 1
+            return
         try:
-            claimed = await self._call(
-                run, self._store.save, job.with_changes(next_poll_at=run.lease_until), now=run.now
-            )
+            claimed = await self._call(run, self._store.save, job.with_changes(next_poll_at=lease_end), now=run.now)
         except Exception:
             run.report.errors += 1
             logger.exception("cannot take a lease on a pending event; it stays pending", extra=_event_log(job))
@@ -366,12 +439,12 @@ class Poller:
 
     async def _token(self, run: _Run, provider: ProviderSettings) -> str | None:
         try:
-            return await self._call(run, self._tokens.token, provider.api_key_secret)
+            return usable_token(await self._call(run, self._tokens.token, provider.api_key_secret))
         except Exception as exc:  # this provider's jobs stay due; the run fails at its end (raise_for_failure)
             run.report.errors += 1
             run.report.unavailable_secrets.append(provider.api_key_secret)
             logger.error(
-                "cannot read provider token; its jobs stay due",
+                "cannot read provider token (or it is unusable); its jobs stay due",
                 extra={"provider": provider.name, "secret": provider.api_key_secret, "reason": str(exc)[:300]},
             )
             return None
@@ -393,22 +466,28 @@ class Poller:
                 run.report.out_of_time |= budget <= 0
                 return
             limit = min(provider.timeout_seconds, budget)
-            try:
-                # A total limit too: per-read timeouts alone do not stop a body dripping in byte by byte.
-                result = await asyncio.wait_for(fetch_video(http, provider, token, job.video_id, job.duration), limit)
-            except TimeoutError:
-                if limit < provider.timeout_seconds:  # cut by the run's deadline: not the provider's fault
-                    run.report.skipped += 1
-                    run.report.out_of_time = True
-                    return
-                result = Fault("timeout", detail=f"no complete answer within {provider.timeout_seconds:g} s")
+            lease_end = self._lease_end(run, job)
+            if lease_end is None or now + limit > lease_end:  # the shard is (or may soon be) another run's
+                run.report.skipped += 1
+                return
+            result = await self._fetch(run, http, provider, token, job, limit)
+            if result is None:  # cut by the run's deadline: not the provider's fault; the job stays due
+                run.report.skipped += 1
+                run.report.out_of_time = True
+                return
             now = self._clock()
-            decision = decide(job, result, now=now, base_url=provider.base_url, policy=self._policy)
+            try:
+                decision = decide(job, result, now=now, base_url=provider.base_url, policy=self._policy)
+            except Exception as exc:  # a reading we failed to make sense of: this job's fault, not the run's
+                fault = Fault("internal", detail=f"reading the answer failed: {type(exc).__name__}")
+                decision = decide(job, fault, now=now, base_url=provider.base_url, policy=self._policy)
             run.report.polled += 1
             self._note(run, provider, decision)
         updated = decision.job
         if decision.event is not None:
-            updated = updated.with_changes(next_poll_at=run.lease_until)
+            # Leased as long as the shard is ours; if it no longer is, due now: the holder publishes it.
+            lease_end = self._lease_end(run, job)
+            updated = updated.with_changes(next_poll_at=lease_end if lease_end is not None else now)
         announced = announce_progress(job, updated, now)  # recorded in the same write as the poll
         updated = announced or updated
         try:
@@ -426,12 +505,30 @@ class Poller:
         if announced is not None:
             run.progress.append(saved)
         if decision.event is not None:
-            run.to_publish.append(saved)
-            self._publish_full_batches(run)
+            if self._lease_end(run, job) is not None:
+                run.to_publish.append(saved)
+                self._publish_full_batches(run)
             if saved.status.value == "completed":
                 run.report.completed += 1
             else:
                 run.report.failed += 1
+
+    async def _fetch(
+        self, run: _Run, http: PollHttp, provider: ProviderSettings, token: str, job: Job, limit: float
+    ) -> PollResult | None:
+        """One poll's result, whatever happens: a timeout or any exception becomes a Fault of this job; None
+        when the run's deadline (not the provider's timeout) cut it."""
+        try:
+            # A total limit too: per-read timeouts alone do not stop a body dripping in byte by byte.
+            return await asyncio.wait_for(fetch_video(http, provider, token, job.video_id, job.duration), limit)
+        except TimeoutError:
+            if limit < provider.timeout_seconds:
+                return None
+            return Fault("timeout", detail=f"no complete answer within {provider.timeout_seconds:g} s")
+        except Exception as exc:
+            # The client refused the request (a header it cannot send...) or a bug: name the class only, the
+            # message of an HTTP client's error may quote a header, and a header may be the token.
+            return Fault("internal", detail=f"the request could not be made: {type(exc).__name__}")
 
     def _note(self, run: _Run, provider: ProviderSettings, decision: Decision) -> None:
         fault: Fault | None = decision.fault

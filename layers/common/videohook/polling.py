@@ -26,7 +26,9 @@ class Answered:
 class Fault:
     """The poll did not produce a usable answer. `kind` is a short metric-friendly label."""
 
-    kind: str  # not_found, unauthorized, rate_limited, server_error, client_error, timeout, network, bad_body
+    # not_found, unauthorized, rate_limited, server_error, client_error, timeout, network, bad_body, and
+    # internal: the request could not be made, or reading the answer raised (a bug, or a header refused)
+    kind: str
     status_code: int | None = None
     retry_after_s: float | None = None
     detail: str = ""

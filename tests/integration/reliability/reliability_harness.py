@@ -26,7 +26,7 @@ from videohook.models import Job
 from videohook.poller import Poller, RunReport
 from videohook.publisher import SnsPublisher
 from videohook.secrets import SecretsManagerTokens
-from videohook.tracking import Tracking
+from videohook.tracking import LOCAL_PRINCIPAL, Caller, Tracking
 
 from devtools.local_aws import receive_all
 from devtools.sim_provider import SimProvider
@@ -142,6 +142,24 @@ class KillablePublisher:
         return failed
 
 
+class KillableCoordination:
+    """The real run coordination (pauses, shard leases): once the switch has tripped, nothing reaches it, so a
+    dead run's leases stay in the table as a dead process leaves them (no release on the way down)."""
+
+    def __init__(self, coordination: DynamoRunCoordination, switch: KillSwitch) -> None:
+        self._coordination = coordination
+        self._switch = switch
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._coordination, name)
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            self._switch.check(f"before_{name}")
+            return target(*args, **kwargs)
+
+        return guarded
+
+
 @dataclass
 class Harness:
     """One local stack (table, topic, secrets in moto; the sim provider) and in-process runs against it."""
@@ -207,24 +225,26 @@ class Harness:
         tokens: Any = None,
         switch: KillSwitch | None = None,
         coordination: bool = True,
+        http_factory: Callable[[int], Any] | None = None,
+        **options: Any,
     ) -> Poller:
         settings = settings or self.base_settings
         store: Any = self.store(dynamodb)
         publisher: Any = SnsPublisher(self.client("sns", sns), settings.events_topic_arn)
-        http_factory = None
+        runs: Any = DynamoRunCoordination(self.client("dynamodb", dynamodb), settings.jobs_table)
         if switch is not None:
             store, publisher = KillableStore(store, switch), KillablePublisher(publisher, switch)
+            runs = KillableCoordination(runs, switch)
             http_factory = _killable_http(switch)
         return Poller(
             settings,
             store,
             publisher,
             tokens or SecretsManagerTokens(self.client("secretsmanager")),
-            coordination=DynamoRunCoordination(self.client("dynamodb", dynamodb), settings.jobs_table)
-            if coordination
-            else None,
+            coordination=runs if coordination else None,
             clock=self.clock,
             **({"http_factory": http_factory} if http_factory else {}),
+            **options,
         )
 
     def run(self, poller: Poller | None = None, *, remaining_s: float = 30.0, **options: Any) -> RunReport:
@@ -268,7 +288,7 @@ class Harness:
             self.sim.add_job(provider, video_id, style or provider, timeline)
         settings = body.pop("settings", None) or self.base_settings
         job, created = Tracking(settings, self.store(), clock=self.clock).track(
-            {"provider": provider, "video_id": video_id, **body}
+            {"provider": provider, "video_id": video_id, **body}, Caller(LOCAL_PRINCIPAL)
         )
         assert created
         LEDGER.jobs += 1
@@ -333,11 +353,18 @@ def _quiet() -> Iterator[None]:
 
 def _killable_http(switch: KillSwitch) -> Callable[[int], Any]:
     """The poller's own aiohttp session, with a kill point before each request leaves (an aiohttp trace hook)."""
-    import aiohttp
-    from videohook.provider_client import make_http_client
 
     async def before_request(*_: Any) -> None:
         switch.check("before_request")
+
+    return hooked_http(before_request)
+
+
+def hooked_http(before_request: Callable[..., Any]) -> Callable[[int], Any]:
+    """The poller's own aiohttp session with `before_request(session, context, params)` called as each request
+    starts (an aiohttp trace hook): what it raises, the request raises."""
+    import aiohttp
+    from videohook.provider_client import make_http_client
 
     def factory(connections: int) -> aiohttp.ClientSession:
         trace = aiohttp.TraceConfig()

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from reliability_harness import Killed, KillSwitch
+from videohook.poller import LEASE_S
 
 
 def vid(prefix: str) -> str:
@@ -55,11 +56,12 @@ def test_a_run_killed_at_any_point_loses_nothing(harness, point, after, sns_had_
     else:
         assert redeliveries <= 5  # at least the clear that tripped the switch went through
 
-    # and later runs (past the dead run's leases: 30 s + 5 s) go on until only the running jobs are due
-    harness.offset += 36
+    # and later runs (past the dead run's leases: LEASE_S, +2 s as lease ends are whole seconds) go on until
+    # only the running jobs are due
+    harness.offset += LEASE_S + 2
     for _ in range(3):
         harness.run()
-    harness.offset += 36
+    harness.offset += LEASE_S + 2
     harness.run()
 
     # Then every finished job was announced, each under its one id; only the window's redeliveries repeat

@@ -25,12 +25,13 @@ def test_a_hanging_upstream_cannot_make_the_function_time_out(harness):
 
     result = harness.invoke(function_timeout_s=12, providers=providers)
 
-    # Then the function returned its report in time (8 s before the timeout it stops starting polls)
+    # Then the function returned its report before its timeout (local_invoke kills it at the timeout, as Lambda
+    # does, and reports a Sandbox.Timedout error): the run's deadline, not the 30 s request timeout, ended it
     assert result.error is None, result.logs
-    LEDGER.timings["hanging_upstream_function_invoke_with_12s_timeout"] = result.duration_s
-    assert result.duration_s < 12
+    LEDGER.timings["hanging_upstream_function_invoke_with_12s_timeout"] = result.duration_s  # recorded only
     report = result.payload
     assert report["out_of_time"] is True and report["skipped"] == 1 and report["completed"] == 1
+    assert report["faults"] == {}
     assert harness.item("skyengine", hung) == before  # untouched and still due
     ids = harness.expect_events(("hingnet", fine, "completed"))
     assert [event["id"] for event in harness.events()] == list(ids)

