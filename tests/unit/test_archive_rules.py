@@ -60,11 +60,11 @@ def test_a_content_url_off_the_providers_base_url_never_gets_the_token():
     assert sent.attributes == {"type": "video.completed", "provider": "skyengine", "status": "completed"}
 
 
-def test_an_unreachable_link_is_retried_then_announced_without_the_archive():
-    def broken_http():
-        raise OSError("no network here")
+def test_a_link_whose_host_does_not_resolve_is_retried_then_announced_without_the_archive():
+    def no_dns(host, port):
+        raise OSError("temporary failure in name resolution")
 
-    archiver = Archiver(SETTINGS, Store(), Tokens(), s3=None, publisher=Publisher(), http_factory=broken_http)
+    archiver = Archiver(SETTINGS, Store(), Tokens(), s3=None, publisher=Publisher(), resolve=no_dns)
     with pytest.raises(ArchiveRetry):
         archiver.handle(event(video_url="https://cdn.example/v1.mp4"), attempt=MAX_ATTEMPTS - 1)
     archive = archiver.handle(event(video_url="https://cdn.example/v1.mp4"), attempt=MAX_ATTEMPTS)

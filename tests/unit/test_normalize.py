@@ -156,3 +156,18 @@ def test_unreadable_answers_say_why(body):
     result = read(body)
     assert isinstance(result, Unreadable)
     assert result.reason
+
+
+@pytest.mark.parametrize(
+    ("video_id", "segment"),
+    [
+        ("video_abc123", "video_abc123"),
+        ("a b", "a%20b"),
+        ("x%2F..", "x%252F.."),
+        ("v:1;2", "v%3A1%3B2"),
+        ("é", "%C3%A9"),
+    ],
+)
+def test_the_content_url_holds_the_video_id_percent_encoded_as_one_path_segment(video_id, segment):
+    reading = read_answer({"status": "completed"}, base_url=BASE, video_id=video_id)
+    assert reading.fields["content_url"] == f"{BASE}/v1/videos/{segment}/content"

@@ -8,6 +8,11 @@ Streaming is bounded: the body is read in chunks and sent as multipart parts of 
 near one part whatever the video's size; the SHA-256 is computed on the way. The provider token is only ever
 sent to the provider's own `base_url` (never to a `video_url` or to where a redirect leads elsewhere).
 
+The download is a closed boundary, as webhooks are: every hop goes through ssrf.check_destination and is
+pinned to the address checked (pinned_http); https only (plain http only to loopback with the development
+flag ALLOW_LOOPBACK_CALLBACKS); redirects are followed by hand, at most MAX_REDIRECTS, each one re-checked.
+A refused hop is permanent (`refused`, no connection made); a host that does not resolve is transient.
+
 Failures: a transient one (5xx, 429, timeouts) is raised so SQS redelivers the message; a permanent one (the
 link is gone, refused, empty or too big), or a transient one on the last attempt, records
 `archive: {"error": ...}` and announces the event anyway: a video is never left unannounced.
@@ -15,25 +20,32 @@ link is gone, refused, empty or too big), or a transient one on the last attempt
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 
 from videohook.config import Settings
 from videohook.models import Job
 from videohook.observability import logger
+from videohook.pinned_http import pinned_client, pinned_request, system_resolver
 from videohook.ports import EventPublisher, OutgoingEvent, TokenSource
+from videohook.ssrf import DestinationRefused, DestinationUnresolved, Resolver, check_destination
 
 PART_SIZE = 8 * 1024 * 1024  # S3 parts are at least 5 MiB (but the last)
 CHUNK_SIZE = 1024 * 1024
 MAX_ARCHIVE_BYTES = 8 * 1024**3
 MAX_ATTEMPTS = 3  # deliveries of one message before archiving is given up (the event still goes out)
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+MAX_REDIRECTS = 5
+USER_AGENT = "videohook-archive/1"
 
 
 class ArchiveRetry(Exception):
@@ -52,6 +64,7 @@ class SourceRefused(Exception):
 class Source:
     url: str
     headers: dict[str, str]
+    token_scope: str | None = None  # the headers go only to URLs under this prefix (the provider's base_url/)
 
 
 class Archiver:
@@ -63,7 +76,9 @@ class Archiver:
         s3: Any,
         publisher: EventPublisher,
         *,
-        http_factory: Callable[[], httpx.Client] | None = None,
+        resolve: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        transport_factory: Callable[[], httpx.BaseTransport] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
@@ -71,9 +86,9 @@ class Archiver:
         self._tokens = tokens
         self._s3 = s3
         self._publisher = publisher
-        self._http_factory = http_factory or (
-            lambda: httpx.Client(timeout=TIMEOUT, follow_redirects=True, max_redirects=5)
-        )
+        self._resolve = resolve or system_resolver()
+        self._ssl_context = ssl_context
+        self._transport_factory = transport_factory  # tests: a real transport wrapped to watch the connections
         self._clock = clock
 
     def handle(self, event: dict[str, Any], *, attempt: int) -> dict[str, Any]:
@@ -129,11 +144,43 @@ class Archiver:
             raise SourceRefused("no_link", "the job has neither a video_url nor a content_url of a configured provider")
         if not str(content_url).startswith(provider.base_url + "/"):
             raise SourceRefused("foreign_link", "content_url is not on the provider's base_url; the token stays home")
-        return Source(str(content_url), {"Authorization": f"Bearer {self._tokens.token(provider.api_key_secret)}"})
+        token = self._tokens.token(provider.api_key_secret)
+        return Source(str(content_url), {"Authorization": f"Bearer {token}"}, token_scope=provider.base_url + "/")
+
+    @contextlib.contextmanager
+    def _download(self, source: Source) -> Iterator[httpx.Response]:
+        """GET the source, following redirects by hand: each hop checked and pinned, on a client of its own
+        (a pooled connection verified for one host name never carries another's request). The source's
+        headers (the token) go only to URLs in its scope, and never again once a redirect has left it."""
+        url, headers = source.url, dict(source.headers)
+        for hop in range(MAX_REDIRECTS + 1):
+            if source.token_scope is None or not url.startswith(source.token_scope):
+                headers = {}
+            try:
+                destination = check_destination(
+                    url, self._resolve, allow_loopback=self._settings.allow_loopback_callbacks
+                )
+            except DestinationRefused as refused:
+                after = f" (after {hop} redirect{'s' if hop != 1 else ''})" if hop else ""
+                raise SourceRefused("refused", f"video host {refused.where} refused: {refused.reason}{after}") from None
+            except DestinationUnresolved as unresolved:
+                raise ArchiveRetry(str(unresolved)) from None
+            transport = self._transport_factory() if self._transport_factory else None
+            with pinned_client(timeout=TIMEOUT, ssl_context=self._ssl_context, transport=transport) as http:
+                request = pinned_request(http, "GET", destination, headers={**headers, "user-agent": USER_AGENT})
+                response = http.send(request, stream=True)
+                try:
+                    if not response.is_redirect:
+                        yield response
+                        return
+                    url = urljoin(url, response.headers["location"])
+                finally:
+                    response.close()
+        raise SourceRefused("too_many_redirects", f"the video link redirected more than {MAX_REDIRECTS} times")
 
     def _copy(self, source: Source, provider: str, video_id: str) -> dict[str, Any]:
         key = f"videos/{provider}/{video_id}"
-        with self._http_factory() as http, http.stream("GET", source.url, headers=source.headers) as response:
+        with self._download(source) as response:
             _check(response)
             upload = self._s3.create_multipart_upload(
                 Bucket=self._settings.archive_bucket,

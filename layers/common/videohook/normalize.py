@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from urllib.parse import quote
 
 from videohook.models import Reading, Unreadable, VideoStatus
 
@@ -60,7 +61,9 @@ def read_answer(body: Any, *, base_url: str, video_id: str) -> Reading | Unreada
         fields["video_url"] = url
     if status is VideoStatus.COMPLETED:
         fields.setdefault("video_url", None)
-        fields["content_url"] = None if fields["video_url"] else f"{base_url}/v1/videos/{video_id}/content"
+        fields["content_url"] = (
+            None if fields["video_url"] else f"{base_url}/v1/videos/{quote(video_id, safe='')}/content"
+        )
     if status is VideoStatus.FAILED:
         fields["error"] = _error(body.get("error"), raw_status.strip().lower())
     elif isinstance(body.get("error"), dict):

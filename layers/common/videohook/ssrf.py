@@ -1,14 +1,21 @@
-"""Where a webhook may go: resolve the callback's host once, refuse every address that is not public, and
-pin the request to the address that was checked (no second lookup a rebinding DNS server could answer
-differently). Plain Python; the resolver is passed in, so tests can make any host resolve to anything.
+"""Where a request may go (webhooks, archive downloads): one rule for addresses, decided here for the API's
+check of a callback URL and for every connection made to one.
+
+`check_url` decides what can be decided without DNS: the scheme, the host's spelling (IDNA; numeric IPv4 in
+any form inet_aton and WHATWG URL read, such as `2130706433`, `127.1`, `0x7f.0.0.1`, `0177.0.0.1`), literal
+addresses and `localhost` names. The API refuses what it refuses (400). `check_destination` does the same
+and then resolves a name once, refuses every address that is not public, and pins the request to the address
+that was checked (no second lookup a rebinding DNS server could answer differently). Plain Python; the
+resolver is passed in, so tests can make any host resolve to anything.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # host, port -> the addresses it resolves to (strings, as socket.getaddrinfo gives them)
@@ -51,18 +58,29 @@ _V6_REFUSED = [
 ]
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
+_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # SIIT (RFC 2765): ::ffff:0:a.b.c.d
+
+
+MAX_HOST_LENGTH = 253  # a DNS name, without its trailing dot (RFC 1035)
+MAX_LABEL_LENGTH = 63
+_DIGITS = {8: set("01234567"), 10: set("0123456789"), 16: set("0123456789abcdefABCDEF")}
+_LABEL = re.compile(r"[a-z0-9_-]{1,63}")  # after IDNA: letters, digits, hyphen (and underscore, seen in DNS)
 
 
 class DestinationRefused(Exception):
-    """The callback URL may not be called. The message names the host and the reason, never the URL's path
-    or query (a caller may have put a token there)."""
+    """The URL may not be called. The message names the host and the reason, never the URL's path or query
+    (a caller may have put a token there)."""
 
     def __init__(self, host: str, reason: str, address: str | None = None) -> None:
-        where = f"{host} ({address})" if address and address != host else host
-        super().__init__(f"callback host {where} refused: {reason}")
-        self.host = host
+        self.host = host if len(host) <= 80 else host[:77] + "..."
         self.address = address
         self.reason = reason
+        super().__init__(f"callback host {self.where} refused: {reason}")
+
+    @property
+    def where(self) -> str:
+        """The host, and the address it was judged by when that is another spelling."""
+        return f"{self.host} ({self.address})" if self.address and self.address != self.host else self.host
 
 
 class DestinationUnresolved(Exception):
@@ -70,8 +88,22 @@ class DestinationUnresolved(Exception):
 
 
 @dataclass(frozen=True)
+class Target:
+    """What a URL says, checked without DNS. `host` is its canonical ASCII form: the IDNA A-label name, or
+    the address for a literal (`127.1` -> `127.0.0.1`); `literal` is that address, None for a name."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    literal: IPAddress | None
+    localhost: bool  # a `localhost` name (RFC 6761: always loopback, whatever DNS says)
+
+
+@dataclass(frozen=True)
 class Destination:
-    """A callback URL and the one address it was checked against; the request goes to that address."""
+    """A URL and the one address it was checked against; the request goes to that address. `host` is the
+    canonical host (Target.host): the Host header and the TLS server name."""
 
     url: str
     scheme: str
@@ -91,12 +123,12 @@ class Destination:
 
 
 def refusal_reason(address: IPAddress, *, allow_loopback: bool = False) -> str | None:
-    """Why `address` may not receive a webhook, or None when it may. IPv4 written inside IPv6 (mapped,
-    NAT64, 6to4) is judged by the IPv4 address it carries."""
+    """Why `address` may not be connected to, or None when it may. IPv4 written inside IPv6 (mapped,
+    translated, NAT64, 6to4) is judged by the IPv4 address it carries."""
     if isinstance(address, ipaddress.IPv6Address):
         embedded, form = _embedded_v4(address)
         if embedded is not None:
-            # A mapped address is the IPv4 address itself; NAT64 and 6to4 forms reach it through a gateway.
+            # A mapped address is the IPv4 address itself; the other forms reach it through a gateway.
             reason = refusal_reason(embedded, allow_loopback=allow_loopback and form == "IPv4-mapped")
             return f"{form} form of {embedded}, {reason}" if reason else None
     table: Sequence[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]]
@@ -111,35 +143,165 @@ def refusal_reason(address: IPAddress, *, allow_loopback: bool = False) -> str |
     return None
 
 
-def check_destination(url: str, resolve: Resolver, *, allow_loopback: bool = False) -> Destination:
-    """Resolve the callback URL's host (once) and check every address it has; raise DestinationRefused when
-    any is refused, DestinationUnresolved when there is none. https only; plain http only to loopback with
-    the development flag."""
+def check_url(url: str, *, allow_loopback: bool = False) -> Target:
+    """Everything about `url` that can be decided without DNS; raise DestinationRefused for what
+    check_destination would refuse whatever the host resolves to. The API's callback check is this."""
+    if not url.isprintable() or " " in url:  # urlsplit would silently drop tabs and newlines
+        raise DestinationRefused("?", "the URL holds spaces or control characters")
     try:
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        raw_host = parts.hostname or ""
+        port = parts.port
     except ValueError:
         raise DestinationRefused("?", "not a valid URL") from None
-    if not host:
-        raise DestinationRefused("?", "no host in the URL")
     if parts.scheme not in ("https", "http"):
-        raise DestinationRefused(host, f"scheme {parts.scheme!r} is not https")
-    if parts.username or parts.password:
-        raise DestinationRefused(host, "credentials in the URL")
-    literal = _literal(host)
+        raise DestinationRefused(raw_host or "?", f"scheme {parts.scheme[:16]!r} is not https")
+    if not raw_host:
+        raise DestinationRefused("?", "no host in the URL")
+    if parts.username is not None or parts.password is not None:
+        raise DestinationRefused(raw_host, "credentials in the URL")
+    if port == 0:
+        raise DestinationRefused(raw_host, "port 0")
+    host, literal = _host(raw_host, parts)
+    target = Target(
+        url=url,
+        scheme=parts.scheme,
+        host=host,
+        port=port or (443 if parts.scheme == "https" else 80),
+        literal=literal,
+        localhost=literal is None and _is_localhost_name(host),
+    )
     if literal is not None:
-        addresses: list[IPAddress] = [literal]
-    else:
-        addresses = _resolved(host, port, resolve)
+        reason = refusal_reason(literal, allow_loopback=allow_loopback)
+        if reason is not None:
+            raise DestinationRefused(raw_host, reason, str(literal))
+        if isinstance(literal, ipaddress.IPv6Address) and literal.scope_id:
+            raise DestinationRefused(raw_host, "an IPv6 zone identifier", str(literal))
+        _check_scheme(target, literal, allow_loopback)
+    elif target.localhost and not allow_loopback:
+        raise DestinationRefused(host, "loopback (a localhost name)")
+    elif target.scheme == "http" and not allow_loopback:
+        raise DestinationRefused(host, "plain http (only https, or http to loopback in development)")
+    return target
+
+
+def check_destination(url: str, resolve: Resolver, *, allow_loopback: bool = False) -> Destination:
+    """check_url, then resolve the host (once; a literal is not looked up) and check every address it has;
+    raise DestinationRefused when any is refused, DestinationUnresolved when there is none. https only;
+    plain http only to loopback with the development flag."""
+    target = check_url(url, allow_loopback=allow_loopback)
+    addresses = [target.literal] if target.literal is not None else _resolved(target.host, target.port, resolve)
     for address in addresses:
         reason = refusal_reason(address, allow_loopback=allow_loopback)
+        if reason is None and target.localhost and not _is_loopback(address):
+            reason = "a localhost name that resolved to an address that is not loopback"
         if reason is not None:
-            raise DestinationRefused(host, reason, str(address))
+            raise DestinationRefused(target.host, reason, str(address))
     chosen = _preferred(addresses)
-    if parts.scheme == "http" and not (allow_loopback and _is_loopback(chosen)):
-        raise DestinationRefused(host, "plain http (only https, or http to loopback in development)", str(chosen))
-    return Destination(url=url, scheme=parts.scheme, host=host, port=port, address=str(_unmapped(chosen)))
+    _check_scheme(target, chosen, allow_loopback)
+    return Destination(
+        url=url, scheme=target.scheme, host=target.host, port=target.port, address=str(_unmapped(chosen))
+    )
+
+
+def _check_scheme(target: Target, address: IPAddress, allow_loopback: bool) -> None:
+    if target.scheme == "http" and not (allow_loopback and _is_loopback(address)):
+        raise DestinationRefused(
+            target.host, "plain http (only https, or http to loopback in development)", str(address)
+        )
+
+
+def _host(raw: str, parts: SplitResult) -> tuple[str, IPAddress | None]:
+    """The host's canonical form and, for an address, the address. Brackets hold an IPv6 address, nothing
+    else; a name is IDNA-encoded and must be a DNS name; a name whose last label is a number is an IPv4
+    address in inet_aton's (and WHATWG URL's) spelling, or invalid."""
+    if "[" in parts.netloc.rpartition("@")[2] or ":" in raw:
+        try:
+            address = ipaddress.IPv6Address(raw)
+        except ValueError:
+            raise DestinationRefused(raw, "not a valid IPv6 address") from None
+        return str(address), address
+    name = _ascii_name(raw)
+    if _ends_in_number(name):
+        v4 = parse_ipv4(name)
+        if v4 is None:
+            raise DestinationRefused(name, "a numeric host that is not a valid IPv4 address")
+        return str(v4), v4
+    return name, None
+
+
+def _ascii_name(raw: str) -> str:
+    """The IDNA (2003, as Python's socket and ssl modules encode) A-label form of a host name, checked as a
+    DNS name: labels of 1-63 letters, digits, hyphens or underscores, at most 253 characters in all."""
+    try:
+        name = raw.lower().encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise DestinationRefused(
+            raw, "not a valid host name (IDNA: an empty label or one over 63 characters)"
+        ) from None
+    bare = name[:-1] if name.endswith(".") else name
+    if len(bare) > MAX_HOST_LENGTH:
+        raise DestinationRefused(name, f"a host name over {MAX_HOST_LENGTH} characters")
+    for label in bare.split("."):
+        if not _LABEL.fullmatch(label):
+            if not label or len(label) > MAX_LABEL_LENGTH:
+                raise DestinationRefused(
+                    name, f"a host name with an empty label or one over {MAX_LABEL_LENGTH} characters"
+                )
+            raise DestinationRefused(name, "a host name with characters other than letters, digits, '-' and '_'")
+    return name
+
+
+def _ends_in_number(name: str) -> bool:
+    """WHATWG URL's "ends in a number": the last label (a trailing dot aside) is decimal digits or 0x hex."""
+    last = (name[:-1] if name.endswith(".") else name).rpartition(".")[2]
+    if last.isdigit():
+        return True
+    return last[:2] == "0x" and all(char in "0123456789abcdef" for char in last[2:])
+
+
+def parse_ipv4(text: str) -> ipaddress.IPv4Address | None:
+    """An IPv4 address in any spelling inet_aton accepts (1 to 4 parts, each decimal, octal with a leading 0
+    or hex with 0x; the last part fills the remaining bytes), as WHATWG URL reads them (which also allows one
+    trailing dot and an empty 0x); None when it is not one."""
+    parts = text.split(".")
+    if parts and parts[-1] == "" and len(parts) > 1:
+        parts.pop()
+    if not 1 <= len(parts) <= 4:
+        return None
+    numbers = []
+    for part in parts:
+        number = _ipv4_number(part)
+        if number is None:
+            return None
+        numbers.append(number)
+    *head, last = numbers
+    if any(number > 255 for number in head) or last >= 256 ** (5 - len(numbers)):
+        return None
+    value = last
+    for position, number in enumerate(head):
+        value += number << (8 * (3 - position))
+    return ipaddress.IPv4Address(value)
+
+
+def _ipv4_number(part: str) -> int | None:
+    if not part:
+        return None
+    digits, base = part, 10
+    if part[:2].lower() == "0x":
+        digits, base = part[2:], 16
+    elif len(part) > 1 and part[0] == "0":
+        digits, base = part[1:], 8
+    if not digits:
+        return 0
+    if not set(digits) <= _DIGITS[base]:
+        return None
+    return int(digits, base)
+
+
+def _is_localhost_name(name: str) -> bool:
+    bare = name[:-1] if name.endswith(".") else name
+    return bare == "localhost" or bare.endswith(".localhost")
 
 
 def _resolved(host: str, port: int, resolve: Resolver) -> list[IPAddress]:
@@ -147,6 +309,8 @@ def _resolved(host: str, port: int, resolve: Resolver) -> list[IPAddress]:
         answers = resolve(host, port)
     except OSError as exc:
         raise DestinationUnresolved(f"cannot resolve {host}: {type(exc).__name__}") from None
+    except UnicodeError:
+        raise DestinationRefused(host, "not a valid host name (IDNA)") from None
     addresses = []
     for answer in answers:
         address = _literal(answer)
@@ -168,6 +332,8 @@ def _literal(text: str) -> IPAddress | None:
 def _embedded_v4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address | None, str]:
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped, "IPv4-mapped"
+    if address in _TRANSLATED:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF), "IPv4-translated"
     if address in _NAT64:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF), "NAT64"
     if address in _SIX_TO_FOUR:

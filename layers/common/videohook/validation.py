@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+
+from videohook.ssrf import DestinationRefused, check_url
 
 MAX_VIDEO_ID = 200
 MAX_METADATA_PAIRS = 16
@@ -86,53 +86,32 @@ def check_video_id(value: Any) -> str:
         raise InvalidRequest(f"'video_id' must be 1 to {MAX_VIDEO_ID} characters", param="video_id")
     if not value.isprintable() or any(char in value for char in "/?#"):
         raise InvalidRequest("'video_id' must be printable characters without '/', '?' or '#'", param="video_id")
+    if value in (".", ".."):
+        # A path segment of its own: `GET .../v1/videos/..` would be another resource, with the token.
+        raise InvalidRequest("'video_id' must not be '.' or '..'", param="video_id")
     return value
 
 
 def _callback_url(value: Any, allow_loopback: bool) -> str | None:
+    """Refused exactly when delivery would refuse it whatever its host resolves to: the same code decides
+    (ssrf.check_url, which check_destination runs before it resolves anything)."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise InvalidRequest("'callback_url' must be a string", param="callback_url", code="invalid_type")
-    if len(value) > MAX_CALLBACK_URL or not value.isprintable() or " " in value:
+    if len(value) > MAX_CALLBACK_URL:
         raise InvalidRequest(
             f"'callback_url' must be a URL of at most {MAX_CALLBACK_URL} characters", param="callback_url"
         )
     try:
-        parts = urlsplit(value)
-        host = parts.hostname or ""
-        _ = parts.port
-    except ValueError:
-        raise InvalidRequest("'callback_url' is not a valid URL", param="callback_url") from None
-    if not host or parts.username or parts.password:
+        check_url(value, allow_loopback=allow_loopback)
+    except DestinationRefused as refused:
+        # The reason names the rule; the URL itself (whose query may hold a token) is not echoed.
         raise InvalidRequest(
-            "'callback_url' must be an absolute URL with a host and no credentials", param="callback_url"
-        )
-    loopback = _is_loopback(host)
-    if parts.scheme == "https" and not loopback and not _is_private_literal(host):
-        return value
-    if allow_loopback and loopback and parts.scheme in ("http", "https"):
-        return value
-    if loopback or _is_private_literal(host):
-        raise InvalidRequest("'callback_url' must not point at a private or loopback address", param="callback_url")
-    raise InvalidRequest("'callback_url' must be an absolute https URL", param="callback_url")
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_private_literal(host: str) -> bool:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return not address.is_global
+            f"'callback_url' is refused: {refused.reason}; it must be an absolute https URL to a public host",
+            param="callback_url",
+        ) from None
+    return value
 
 
 def _metadata(value: Any) -> dict[str, str]:

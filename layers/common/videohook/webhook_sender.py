@@ -1,44 +1,27 @@
-"""HTTP adapter for webhooks: one signed POST to the address the SSRF check approved, and the system resolver
-that check uses. Never raises for the receiver's trouble; never follows a redirect; never logs headers."""
+"""HTTP adapter for webhooks: one signed POST to the address the SSRF check approved (pinned_http). Never
+raises for the receiver's trouble; never follows a redirect; never logs headers."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Mapping
 
 import httpx
 
+from videohook.pinned_http import pinned_async_client, pinned_request, system_resolver
 from videohook.provider_client import parse_retry_after
-from videohook.ssrf import Destination, Resolver
+from videohook.ssrf import Destination
 from videohook.webhooks import Answer
 
+__all__ = ["USER_AGENT", "HttpxWebhookSender", "system_resolver"]
+
 USER_AGENT = "videohook-webhooks/1"
-RESOLVE_TIMEOUT_S = 5.0
-_resolver_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
-
-
-def system_resolver(timeout_s: float = RESOLVE_TIMEOUT_S) -> Resolver:
-    """getaddrinfo with a deadline (it has none of its own); a lookup that runs over raises OSError."""
-
-    def resolve(host: str, port: int) -> Sequence[str]:
-        future = _resolver_threads.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-        try:
-            infos = future.result(timeout=timeout_s)
-        except FutureTimeout:
-            raise OSError(f"no answer within {timeout_s:g} s") from None
-        return [str(info[4][0]) for info in infos]
-
-    return resolve
 
 
 class HttpxWebhookSender:
-    """POSTs to `destination.address` with the original Host header and, for https, the original host as
-    TLS server name (so the certificate is verified for the name, while the connection goes to the checked
-    address and no second DNS lookup happens). `timeout_s` bounds the whole attempt, connect to headers."""
+    """POSTs to `destination.address`, pinned (pinned_http: the URL's host as Host header and TLS server
+    name, no second DNS lookup). `timeout_s` bounds the whole attempt, connect to headers."""
 
     def __init__(self, *, timeout_s: float, ssl_context: ssl.SSLContext | None = None) -> None:
         self._timeout_s = timeout_s
@@ -48,21 +31,9 @@ class HttpxWebhookSender:
         return asyncio.run(self._send(destination, body, headers))
 
     async def _send(self, destination: Destination, body: bytes, headers: Mapping[str, str]) -> Answer:
-        url = httpx.URL(destination.url).copy_with(host=destination.address)
-        request_headers = {
-            **headers,
-            "host": destination.host_header,
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-        }
-        extensions = {}
-        if destination.scheme == "https" and not destination.host_is_address:
-            extensions["sni_hostname"] = destination.host
-        transport = httpx.AsyncHTTPTransport(verify=self._ssl_context or True, retries=0)
-        async with httpx.AsyncClient(
-            transport=transport, follow_redirects=False, trust_env=False, timeout=self._timeout_s
-        ) as client:
-            request = client.build_request("POST", url, content=body, headers=request_headers, extensions=extensions)
+        request_headers = {**headers, "content-type": "application/json", "user-agent": USER_AGENT}
+        async with pinned_async_client(timeout=self._timeout_s, ssl_context=self._ssl_context) as client:
+            request = pinned_request(client, "POST", destination, headers=request_headers, content=body)
             try:
                 async with asyncio.timeout(self._timeout_s):
                     response = await client.send(request, stream=True)
