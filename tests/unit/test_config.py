@@ -44,3 +44,21 @@ def test_defaults_and_provider_settings():
 def test_bad_configuration_names_the_variable(overrides, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env(**overrides))
+
+
+def test_one_unusable_provider_entry_is_set_aside_with_its_reason_and_the_others_kept():
+    providers = json.loads(PROVIDERS) | {
+        "broken": {"base_url": "https://x.example", "api_key_secret": "s", "timeout_seconds": 0}
+    }
+    settings = Settings.from_env(env(PROVIDERS=json.dumps(providers)))
+    assert sorted(settings.providers) == ["hingnet", "skyengine"]
+    assert settings.provider_errors == {
+        "broken": "PROVIDERS['broken'].timeout_seconds must be a number above 0 and at most 60"
+    }
+    assert Settings.from_env(env()).provider_errors == {}
+
+
+def test_no_usable_provider_entry_is_an_error_of_the_variable():
+    providers = {"a": {"base_url": "nope", "api_key_secret": "s"}, "b": {"base_url": "https://b.example"}}
+    with pytest.raises(ConfigError, match="PROVIDERS"):
+        Settings.from_env(env(PROVIDERS=json.dumps(providers)))

@@ -6,7 +6,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +15,9 @@ PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 # Webhook retries (Standard Webhooks / Svix): immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 MAX_WEBHOOK_DELAY_S = 43200  # SQS: a message stays invisible at most 12 h per receive
+# An IAM principal ARN (user, role, assumed-role session, root...) or `local`, the caller where there is no
+# authorizer (local runs); see videohook.tracking.canonical_principal.
+PRINCIPAL = re.compile(r"^(local|arn:[a-z-]+:(iam|sts)::[0-9]{12}:[A-Za-z0-9_+=,.@/-]+)$")
 
 
 class ConfigError(ValueError):
@@ -35,6 +38,8 @@ class Settings:
     jobs_table: str
     events_topic_arn: str
     providers: Mapping[str, ProviderSettings]
+    # PROVIDERS entries that are not usable, and why (the other providers go on: see _providers_isolated)
+    provider_errors: Mapping[str, str] = field(default_factory=dict)
     poll_interval_s: float = 10.0
     max_job_age_s: float = 21600.0
     due_shards: int = 16
@@ -50,13 +55,15 @@ class Settings:
     webhook_queue_url: str = ""
     webhook_retry_schedule: tuple[int, ...] = DEFAULT_WEBHOOK_RETRY_SCHEDULE
     webhook_timeout_s: float = 15.0
+    # ApiFunction: principals that see and act on every job, not only on the jobs they tracked
+    operator_principals: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         return cls(
             jobs_table=_required(env, "JOBS_TABLE"),
             events_topic_arn=env.get("EVENTS_TOPIC_ARN", ""),
-            providers=parse_providers(_required(env, "PROVIDERS")),
+            **_providers_isolated(_required(env, "PROVIDERS")),
             poll_interval_s=_number(env, "POLL_INTERVAL_SECONDS", 10.0, minimum=0),
             max_job_age_s=_number(env, "MAX_JOB_AGE_SECONDS", 21600.0, minimum=1),
             due_shards=int(_number(env, "DUE_SHARDS", 16, minimum=1, maximum=256, integer=True)),
@@ -72,6 +79,7 @@ class Settings:
             webhook_queue_url=env.get("WEBHOOK_QUEUE_URL", "").strip(),
             webhook_retry_schedule=parse_retry_schedule(env.get("WEBHOOK_RETRY_SCHEDULE", "")),
             webhook_timeout_s=_number(env, "WEBHOOK_TIMEOUT_SECONDS", 15.0, minimum=0.1, maximum=60),
+            operator_principals=parse_principals(env.get("OPERATOR_PRINCIPALS", "")),
         )
 
 
@@ -114,6 +122,36 @@ def parse_providers(raw: str) -> dict[str, ProviderSettings]:
     return {name: _provider(name, spec) for name, spec in data.items()}
 
 
+def _providers_isolated(raw: str) -> dict[str, Any]:
+    """The usable PROVIDERS entries, and for each unusable one why: one provider's mistake (a base_url
+    without a scheme, a timeout out of range) must not stop the others (their jobs are polled; its own stay
+    due, and every run names it and fails at its end). Unreadable JSON, or no usable entry at all, is an
+    error of the whole variable."""
+    try:
+        return {"providers": parse_providers(raw), "provider_errors": {}}
+    except ConfigError as whole:
+        data = json.loads(raw) if _is_json_object(raw) else None
+        if not isinstance(data, dict):
+            raise
+        usable: dict[str, ProviderSettings] = {}
+        errors: dict[str, str] = {}
+        for name, spec in data.items():
+            try:
+                usable[name] = _provider(name, spec)
+            except ConfigError as exc:
+                errors[str(name)[:64]] = str(exc)
+        if not usable:
+            raise whole from None
+        return {"providers": usable, "provider_errors": errors}
+
+
+def _is_json_object(raw: str) -> bool:
+    try:
+        return isinstance(json.loads(raw), dict)
+    except ValueError:
+        return False
+
+
 def parse_retry_schedule(raw: str) -> tuple[int, ...]:
     """WEBHOOK_RETRY_SCHEDULE: seconds before each attempt, comma-separated; the first is 0 (immediately).
     Its length is the number of attempts, which must equal the queue's maxReceiveCount."""
@@ -129,6 +167,18 @@ def parse_retry_schedule(raw: str) -> tuple[int, ...]:
             f"delays of 0 to {MAX_WEBHOOK_DELAY_S} seconds, got {raw!r}"
         )
     return delays
+
+
+def parse_principals(raw: str) -> tuple[str, ...]:
+    """OPERATOR_PRINCIPALS: IAM principal ARNs, comma-separated (blanks around them and empty entries ignored)."""
+    principals = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for principal in principals:
+        if not PRINCIPAL.match(principal):
+            raise ConfigError(
+                "OPERATOR_PRINCIPALS must be comma-separated IAM principal ARNs "
+                f"(arn:aws:iam::<account>:role/<name>, ...:user/<name>...) or `local`, got {principal[:200]!r}"
+            )
+    return principals
 
 
 def _provider(name: str, spec: Any) -> ProviderSettings:

@@ -111,6 +111,7 @@ class RunReport:
     lease_renewals: int = 0  # renewal rounds of the due-shard leases (each extends every lease still held)
     leases_lost: int = 0  # due shards whose lease this run could not keep (their unstarted polls were left)
     unavailable_secrets: list[str] = field(default_factory=list)
+    misconfigured_providers: list[str] = field(default_factory=list)  # PROVIDERS entries that are not usable
     unread_shards: int = 0  # due shards whose query failed: their jobs stay due for the next sweep or run
 
     def as_dict(self) -> dict[str, Any]:
@@ -118,6 +119,7 @@ class RunReport:
         data["faults"] = dict(self.faults)
         data["unknown_statuses"] = dict(self.unknown_statuses)
         data["unavailable_secrets"] = list(self.unavailable_secrets)
+        data["misconfigured_providers"] = list(self.misconfigured_providers)
         return data
 
     def raise_for_failure(self) -> None:
@@ -129,6 +131,9 @@ class RunReport:
                 f"cannot read provider token secret(s) {names} (or the token in it is unusable); their jobs stay "
                 "due for the next run"
             )
+        if self.misconfigured_providers:
+            names = ", ".join(repr(name) for name in sorted(set(self.misconfigured_providers)))
+            raise RunFailed(f"provider(s) {names} misconfigured in PROVIDERS; their jobs stay due (see the log)")
         if self.unread_shards:
             raise RunFailed(
                 f"{self.unread_shards} due shard(s) could not be read or leased; their jobs stay due for the next run"
@@ -403,10 +408,19 @@ class Poller:
             by_provider.setdefault(job.provider, []).append(job)
         for name in [name for name in by_provider if name not in self._settings.providers]:
             skipped = by_provider.pop(name)
-            logger.warning(
-                "provider not configured; its jobs are skipped", extra={"provider": name, "jobs": len(skipped)}
-            )
             run.report.skipped += len(skipped)
+            problem = self._settings.provider_errors.get(name)
+            if problem is None:
+                logger.warning(
+                    "provider not configured; its jobs are skipped", extra={"provider": name, "jobs": len(skipped)}
+                )
+                continue
+            run.report.errors += 1
+            run.report.misconfigured_providers.append(name)
+            logger.error(
+                "provider misconfigured in PROVIDERS; its jobs stay due",
+                extra={"provider": name, "jobs": len(skipped), "reason": problem},
+            )
         providers = [self._settings.providers[name] for name in by_provider]
         tokens = await asyncio.gather(*(self._token(run, provider) for provider in providers))
         connections = sum(p.max_concurrency for p in self._settings.providers.values())

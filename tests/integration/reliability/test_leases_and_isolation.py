@@ -11,6 +11,7 @@ from collections import defaultdict
 
 import pytest
 from reliability_harness import Killed, KillSwitch, hooked_http
+from videohook.config import Settings
 from videohook.coordination import DynamoRunCoordination
 from videohook.poller import LEASE_S, RunFailed
 
@@ -182,3 +183,32 @@ def test_an_exception_inside_one_poll_is_that_jobs_fault_and_the_run_goes_on(har
     ids = harness.expect_events(*[("hingnet", v, "completed") for v in fine])
     assert sorted(event["id"] for event in harness.events()) == sorted(ids)
     assert json.loads(json.dumps(report.as_dict()))["faults"] == {"hingnet:internal": 1}
+
+
+def test_one_misconfigured_provider_entry_costs_only_its_jobs(harness, logs):
+    # Given PROVIDERS where skyengine's entry is unusable (no scheme in base_url) and hingnet's is fine
+    variables = {**harness.deployed.env_overrides()["Parameters"], "POLL_INTERVAL_SECONDS": "0"}
+    providers = json.loads(variables["PROVIDERS"])
+    providers["skyengine"]["base_url"] = "model-api.skyengine.example"
+    settings = Settings.from_env({**variables, "PROVIDERS": json.dumps(providers)})
+    assert list(settings.providers) == ["hingnet"] and "base_url" in settings.provider_errors["skyengine"]
+    healthy, stuck = vid("healthy"), vid("stuck")
+    harness.track("hingnet", healthy, [{"status": "completed"}])
+    harness.track("skyengine", stuck, [{"status": "completed"}])
+
+    # When a run polls with that configuration
+    report = harness.run(harness.poller(settings=settings))
+
+    # Then hingnet's job is announced in that run; skyengine's stays due, and the run fails naming the entry
+    assert report.completed == 1 and report.published == 1 and report.misconfigured_providers == ["skyengine"]
+    ids = harness.expect_events(("hingnet", healthy, "completed"))
+    assert [event["id"] for event in harness.events()] == sorted(ids)
+    assert harness.item("skyengine", stuck)["polls"] == 0 and "due_shard" in harness.item("skyengine", stuck)
+    with pytest.raises(RunFailed, match="'skyengine' misconfigured in PROVIDERS"):
+        report.raise_for_failure()
+    (line,) = logs.messages("provider misconfigured")
+    assert line["provider"] == "skyengine" and "base_url" in line["reason"]
+    # and with the entry fixed, its job goes on
+    harness.settle()
+    ids = harness.expect_events(("skyengine", stuck, "completed"))
+    assert [event["id"] for event in harness.events()] == sorted(ids)
