@@ -3,6 +3,10 @@
 
 The handler runs in this process, so configuration comes from this process's environment (set the
 function's variables, e.g. from `deploy_local(...).variables()`, before `start()`).
+
+There is no IAM here: requests carry no authorizer, so the caller is the principal `local` (the owner of
+every job tracked through this server), unless the server is started for one principal (`principal=`: every
+request then carries that `requestContext.authorizer.iam.userArn`, as API Gateway would for a signed call).
 """
 
 from __future__ import annotations
@@ -48,7 +52,10 @@ class _Context:
         return 10_000
 
 
-def request_event(method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+def request_event(
+    method: str, target: str, headers: dict[str, str], body: bytes, *, principal: str | None = None
+) -> dict[str, Any]:
+    """The HTTP API (payload 2.0) event of one request; with `principal`, as signed by that IAM principal."""
     parts = urlsplit(target)
     request_id = uuid.uuid4().hex
     event: dict[str, Any] = {
@@ -74,6 +81,8 @@ def request_event(method: str, target: str, headers: dict[str, str], body: bytes
         },
         "isBase64Encoded": False,
     }
+    if principal is not None:
+        event["requestContext"]["authorizer"] = {"iam": {"accountId": "123456789012", "userArn": principal}}
     if body:
         try:
             event["body"] = body.decode("utf-8")
@@ -84,7 +93,9 @@ def request_event(method: str, target: str, headers: dict[str, str], body: bytes
 
 
 class ApiServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, max_body: int = 1024 * 1024) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, max_body: int = 1024 * 1024, principal: str | None = None
+    ) -> None:
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("the local API binds loopback only")
         self._module = load_api_module()
@@ -110,7 +121,7 @@ class ApiServer:
                     )
                     return
                 body = self.rfile.read(length) if length else b""
-                event = request_event(self.command, self.path, dict(self.headers.items()), body)
+                event = request_event(self.command, self.path, dict(self.headers.items()), body, principal=principal)
                 result = server._module.lambda_handler(event, _Context())
                 self.send_response(int(result["statusCode"]))
                 payload = result.get("body") or ""

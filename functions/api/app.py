@@ -1,5 +1,8 @@
 """ApiFunction: POST /v1/jobs, GET and DELETE /v1/jobs/{provider}/{video_id}, and
-POST /v1/jobs/{provider}/{video_id}/redeliver (HTTP API, IAM auth)."""
+POST /v1/jobs/{provider}/{video_id}/redeliver (HTTP API, IAM auth).
+
+Each request acts for its caller, the IAM principal API Gateway authenticated (`local` without an authorizer):
+a caller sees only the jobs they tracked, operators (OPERATOR_PRINCIPALS) every job (videohook.tracking)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from videohook.observability import logger
 from videohook.redelivery import CannotRedeliver
 from videohook.runtime import redelivery, tracking
-from videohook.tracking import JobNotFound
+from videohook.tracking import Caller, JobNotFound, JobOwnedElsewhere
 from videohook.validation import InvalidRequest
 
 app = APIGatewayHttpResolver()
@@ -25,7 +28,7 @@ def track_job() -> Response:
         payload = json.loads(body) if body else None
     except (ValueError, RecursionError):  # not JSON, not UTF-8, bad base64, or nested too deep to parse
         raise InvalidRequest("The request body is not valid JSON", code="invalid_json") from None
-    job, created = tracking().track(payload)
+    job, created = tracking().track(payload, _caller())
     logger.info(
         "job tracked" if created else "job already tracked", extra={"provider": job.provider, "video_id": job.video_id}
     )
@@ -34,12 +37,12 @@ def track_job() -> Response:
 
 @app.get("/v1/jobs/<provider>/<video_id>")
 def get_job(provider: str, video_id: str) -> Response:
-    return _json(200, tracking().get(unquote(provider), unquote(video_id)).to_public())
+    return _json(200, tracking().get(unquote(provider), unquote(video_id), _caller()).to_public())
 
 
 @app.delete("/v1/jobs/<provider>/<video_id>")
 def stop_job(provider: str, video_id: str) -> Response:
-    job = tracking().stop(unquote(provider), unquote(video_id))
+    job = tracking().stop(unquote(provider), unquote(video_id), _caller())
     logger.info("job stopped", extra={"provider": job.provider, "video_id": job.video_id})
     return _json(200, job.to_public())
 
@@ -47,9 +50,15 @@ def stop_job(provider: str, video_id: str) -> Response:
 @app.post("/v1/jobs/<provider>/<video_id>/redeliver")
 def redeliver_job(provider: str, video_id: str) -> Response:
     """Send the finished job's final event (same id) to its callback URL again, through the webhook queue."""
-    queued = redelivery().redeliver(unquote(provider), unquote(video_id))
+    queued = redelivery().redeliver(unquote(provider), unquote(video_id), _caller())
     logger.info("webhook redelivery queued", extra={"provider": provider, "event_id": queued["event_id"]})
     return _json(202, queued)
+
+
+@app.exception_handler(JobOwnedElsewhere)
+def job_owned_elsewhere(exc: JobOwnedElsewhere) -> Response:
+    logger.info("video id tracked by another principal; nothing written", extra={"principal": _caller().principal})
+    return _error(409, str(exc), code="job_owned_elsewhere", param="video_id")
 
 
 @app.exception_handler(CannotRedeliver)
@@ -77,6 +86,11 @@ def unexpected(exc: Exception) -> Response:
 @app.not_found
 def no_route(_exc: Exception) -> Response:
     return _error(404, f"No route for {app.current_event.http_method} {app.current_event.path}", code="unknown_route")
+
+
+def _caller() -> Caller:
+    """The request's caller: `requestContext.authorizer.iam.userArn` (empty without an authorizer: `local`)."""
+    return tracking().caller(app.current_event.request_context.authorizer.iam.user_arn)
 
 
 def _json(status: int, body: Any) -> Response:

@@ -186,7 +186,7 @@ def test_bad_input_gets_a_clear_400_and_writes_nothing(deployed):
     cases = [
         ({"provider": "nope", "video_id": "v"}, "provider"),
         ({"provider": "hingnet"}, "video_id"),
-        ({"provider": "hingnet", "video_id": "v", "callback_url": "http://example.com/hook"}, "callback_url"),
+        ({"provider": "hingnet", "video_id": "v", "callback_url": "http://8.8.8.8/hook"}, "callback_url"),
         ({"provider": "hingnet", "video_id": "v", "metadata": {"k": 5}}, "metadata"),
         ({"provider": "hingnet", "video_id": "v", "duration": -1}, "duration"),
     ]

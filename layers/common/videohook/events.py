@@ -1,4 +1,8 @@
-"""Events announcing a job's terminal transition, shaped like OpenAI's webhook events."""
+"""Events announcing a job's terminal transition, shaped like OpenAI's webhook events.
+
+An event's `data` is the job's event form (`Job.to_public(with_deliveries=False)`): no delivery log, no
+owner, and `callback_url` without its query string or user info.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,18 @@ def pending_event_for(job: Job, now: int) -> PendingEvent:
         raise ValueError(f"job {job.provider}/{job.video_id} is {job.status}, not terminal")
     return PendingEvent(
         id=event_id(job.provider, job.video_id, job.status), type=EVENT_TYPES[job.status], created_at=now
+    )
+
+
+def final_event(job: Job) -> PendingEvent:
+    """A finished job's event as the poller announced it: the id is derived from the transition, and the
+    poller stamps the event with the time of the poll that saw the end (the job's last poll). While SNS has
+    not confirmed it, the job holds that very event (`pending_event`), which is then the answer."""
+    if job.pending_event is not None and job.status.is_terminal:
+        return job.pending_event
+    created_at = job.last_polled_at if job.last_polled_at is not None else job.tracked_at
+    return PendingEvent(
+        id=event_id(job.provider, job.video_id, job.status), type=EVENT_TYPES[job.status], created_at=created_at
     )
 
 

@@ -5,6 +5,7 @@ confirmed by SNS, carries `due_shard` (a fixed hash of the key into DUE_SHARDS s
 seconds): the sparse `due` index holds exactly those jobs, and a run asks each shard for `due_at <= now`.
 Finished and stopped jobs lose both attributes, leave the index and get a TTL (`purge_at`).
 Every write is conditional on `version`, so of two overlapping runs only one records a transition.
+`owner` is the principal that tracked the job (absent on jobs stored before jobs had owners).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class DynamoJobStore:
 
     # -- API side -------------------------------------------------------------------------------------
     def create(self, job: Job) -> tuple[Job, bool]:
-        """Insert a new job; if it is already tracked, return the stored one and False (nothing written)."""
+        """Insert a new job; if it is already tracked, return the stored one and False (nothing written).
+        One conditional write: of two callers tracking the same id at once, one creates it (and owns it), the
+        other gets the stored job as it was when its write failed."""
         item = self._to_item(job.with_changes(version=1), now=job.tracked_at)
         try:
             self._client.put_item(
@@ -60,16 +63,25 @@ class DynamoJobStore:
         answer = self._client.get_item(TableName=self._table, Key=_key(provider, video_id), ConsistentRead=True)
         return self._from_item(answer["Item"]) if "Item" in answer else None
 
-    def stop(self, provider: str, video_id: str, now: float) -> Job | None:
-        """Stop polling: the job leaves the due index, and any unpublished event is dropped with it."""
+    def stop(self, provider: str, video_id: str, now: float, owner: str | None = None) -> Job | None:
+        """Stop polling: the job leaves the due index, and any unpublished event is dropped with it. With
+        `owner`, only a job of that owner is stopped (one conditional write); None when there is no such job."""
+        condition = "attribute_exists(pk)"
+        values: dict[str, Any] = {":false": False, ":one": 1, ":purge": int(now + self._retention_s)}
+        names: dict[str, str] = {}
+        if owner is not None:
+            condition += " AND #owner = :owner"
+            values[":owner"] = owner
+            names["#owner"] = "owner"  # a reserved word
         try:
             answer = self._client.update_item(
                 TableName=self._table,
                 Key=_key(provider, video_id),
                 UpdateExpression="SET active = :false, version = version + :one, purge_at = :purge "
                 "REMOVE due_shard, due_at, pending_event",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=_values({":false": False, ":one": 1, ":purge": int(now + self._retention_s)}),
+                ConditionExpression=condition,
+                ExpressionAttributeValues=_values(values),
+                **({"ExpressionAttributeNames": names} if names else {}),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
@@ -318,6 +330,7 @@ class DynamoJobStore:
             "progress_announced_at": job.progress_announced_at,
             "archive": job.archive,
             "deliveries": list(job.deliveries) or None,
+            "owner": job.owner,
         }
         data.update({name: value for name, value in optional.items() if value is not None})
         if job.pending_event is not None:
@@ -356,6 +369,7 @@ class DynamoJobStore:
             progress_announced_at=data.get("progress_announced_at"),
             archive=data.get("archive"),
             deliveries=tuple(data.get("deliveries") or ()),
+            owner=data.get("owner"),
             **{name: data.get(name) for name in VIDEO_FIELDS},
         )
 

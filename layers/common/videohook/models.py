@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 
 class VideoStatus(StrEnum):
@@ -81,6 +82,9 @@ class Job:
     archive: dict[str, Any] | None = None
     # webhook delivery attempts, oldest first, the last few only (see videohook.webhooks.delivery_record)
     deliveries: tuple[dict[str, Any], ...] = ()
+    # the principal that tracked it (videohook.tracking.canonical_principal); None for a job stored before
+    # jobs had owners (only operators see those). Never part of the public job object or of an event.
+    owner: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -90,8 +94,11 @@ class Job:
         return replace(self, **changes)
 
     def to_public(self, *, with_deliveries: bool = True) -> dict[str, Any]:
-        """The job object of the API and of every event's `data` (PRODUCT.md). Events leave out the webhook
-        delivery log (`with_deliveries=False`), so a replayed event has the same body as the first one."""
+        """The job object of the API (to the job's owner or an operator: `with_deliveries=True`) and of every
+        event's `data` (`with_deliveries=False`, PRODUCT.md). The event form leaves out the webhook delivery
+        log, so a replayed event has the same body as the first one, and shows `callback_url` without its
+        query string, user info and fragment (a token there is for the receiver, not for every subscriber of
+        the topic). Neither form holds the owner."""
         public: dict[str, Any] = {
             "object": "video",
             "id": self.video_id,
@@ -110,7 +117,7 @@ class Job:
             "expires_at": self.expires_at,
             "remixed_from_video_id": self.remixed_from_video_id,
             "metadata": dict(self.metadata),
-            "callback_url": self.callback_url,
+            "callback_url": self.callback_url if with_deliveries else public_callback_url(self.callback_url),
             "archive": self.archive,
             "tracking": {
                 "active": self.active,
@@ -125,6 +132,18 @@ class Job:
         if with_deliveries:
             public["tracking"]["deliveries"] = [dict(attempt) for attempt in self.deliveries]
         return public
+
+
+def public_callback_url(url: str | None) -> str | None:
+    """`url` as events show it: scheme, host, port and path only (no user info, query string or fragment)."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL the API would have taken: show nothing of it rather than all of it
+        return ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 @dataclass(frozen=True)

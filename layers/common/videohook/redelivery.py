@@ -3,7 +3,8 @@
 The event is queued on WebhookQueue, not published to EventsTopic: only the webhook is sent again (other
 subscribers of the topic are not bothered), and the replay gets the same signing, SSRF checks, retries,
 dead-lettering and delivery log as the first delivery. The API never holds the signing secret, and answers
-at once instead of waiting on a slow receiver.
+at once instead of waiting on a slow receiver. WebhookFunction takes only the event's id, type and job from
+the message and rebuilds the body from the stored job, so what is queued here is what any queued event is.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from videohook.config import Settings
-from videohook.events import EVENT_TYPES, event_id, event_message
-from videohook.models import Job, PendingEvent
+from videohook.events import event_message, final_event
 from videohook.ports import JobStore, WebhookQueue
-from videohook.tracking import JobNotFound
+from videohook.tracking import Caller, JobNotFound
 from videohook.validation import check_provider, check_video_id
 
 
@@ -28,26 +28,18 @@ class CannotRedeliver(Exception):
         self.code = code
 
 
-def final_event(job: Job) -> PendingEvent:
-    """The finished job's event as the poller announced it: the id is derived from the transition, and the
-    poller stamps the event with the time of the poll that saw the end (the job's last poll)."""
-    created_at = job.last_polled_at if job.last_polled_at is not None else job.tracked_at
-    return PendingEvent(
-        id=event_id(job.provider, job.video_id, job.status), type=EVENT_TYPES[job.status], created_at=created_at
-    )
-
-
 @dataclass(frozen=True)
 class Redelivery:
     settings: Settings
     store: JobStore
     queue: WebhookQueue
 
-    def redeliver(self, provider: str, video_id: str) -> dict[str, Any]:
+    def redeliver(self, provider: str, video_id: str, caller: Caller) -> dict[str, Any]:
+        """Queue the job's final event for its webhook; another principal's job is not found (404)."""
         provider = check_provider(provider, self.settings.providers)
         video_id = check_video_id(video_id)
         job = self.store.get(provider, video_id)
-        if job is None:
+        if job is None or not caller.may_see(job):
             raise JobNotFound(provider, video_id)
         if not job.callback_url:
             raise CannotRedeliver("The job has no callback_url; there is no webhook to send", code="no_callback_url")

@@ -129,6 +129,7 @@ def webhook_delivery() -> WebhookDelivery:
         secrets=SecretsManagerTokens(),
         sender=HttpxWebhookSender(timeout_s=settings.webhook_timeout_s),
         queue=_webhook_queue(),
+        jobs=job_store(),  # the event's job: its callback URL and its event are read from it
         deliveries=job_store(),
         resolve=system_resolver(),
     )

@@ -1,9 +1,17 @@
-"""The API's use cases: track a job, read it, stop it."""
+"""The API's use cases: track a job, read it, stop it; each for a caller, who sees only the jobs they tracked.
+
+Who may see a job (PRODUCT.md): a job belongs to the principal that tracked it. Another principal's job is
+answered exactly like a job that does not exist (404); tracking a video id another principal tracks is a 409
+that changes nothing. Operators (OPERATOR_PRINCIPALS) see and act on every job. A job stored before jobs had
+owners has none: only operators see it, and tracking its id again is a 409 for everyone else.
+"""
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from videohook.config import Settings
@@ -12,10 +20,63 @@ from videohook.ports import JobStore
 from videohook.schedule import first_poll_delay
 from videohook.validation import check_provider, check_video_id, parse_track_request
 
+LOCAL_PRINCIPAL = "local"  # the caller where there is no authorizer (local runs, the CLI's local stack)
+_ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>[0-9]{12}):assumed-role/(?P<role>[^/]+)/.+$")
+_WITH_PATH = re.compile(
+    r"^arn:(?P<partition>[^:]+):iam::(?P<account>[0-9]{12}):(?P<kind>role|user)/(?:.+/)?(?P<name>[^/]+)$"
+)
+
+
+def canonical_principal(arn: str) -> str:
+    """The principal a caller's ARN (`requestContext.authorizer.iam.userArn`) stands for, as jobs store it.
+
+    An assumed-role session is its role (`arn:aws:sts::1:assumed-role/R/session` -> `arn:aws:iam::1:role/R`):
+    session names change with every set of credentials (a task's id, a CLI session), the role does not. Paths
+    are dropped (`role/team/R` -> `role/R`, and the same for users): IAM names are unique in an account
+    whatever their path, and a session's ARN does not carry the path. Anything else is kept as it is; an
+    empty ARN (no authorizer) is `local`."""
+    arn = arn.strip()
+    if not arn:
+        return LOCAL_PRINCIPAL
+    if assumed := _ASSUMED_ROLE.match(arn):
+        return f"arn:{assumed['partition']}:iam::{assumed['account']}:role/{assumed['role']}"
+    if named := _WITH_PATH.match(arn):
+        return f"arn:{named['partition']}:iam::{named['account']}:{named['kind']}/{named['name']}"
+    return arn
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: their principal, and whether it is an operator's (who sees every job)."""
+
+    principal: str
+    operator: bool = False
+
+    @classmethod
+    def of(cls, user_arn: str, operators: Iterable[str]) -> Caller:
+        principal = canonical_principal(user_arn)
+        return cls(principal, principal in {canonical_principal(arn) for arn in operators})
+
+    def may_see(self, job: Job) -> bool:
+        return self.operator or (job.owner is not None and job.owner == self.principal)
+
 
 class JobNotFound(LookupError):
+    """No such job, or not one the caller may see: the two are answered alike (404)."""
+
     def __init__(self, provider: str, video_id: str) -> None:
         super().__init__(f"No job {video_id!r} of provider {provider!r} is tracked")
+
+
+class JobOwnedElsewhere(Exception):
+    """The video id is tracked by another principal (answered 409, nothing written). The message never names
+    that principal."""
+
+    def __init__(self, provider: str, video_id: str) -> None:
+        super().__init__(
+            f"Video {video_id!r} of provider {provider!r} is already tracked by another principal; "
+            "it cannot be tracked again until that job is purged"
+        )
 
 
 class Tracking:
@@ -24,8 +85,14 @@ class Tracking:
         self._store = store
         self._clock = clock
 
-    def track(self, body: Any) -> tuple[Job, bool]:
-        """Validate and register a job; (job, True) when new, (the stored job, False) when already tracked."""
+    def caller(self, user_arn: str) -> Caller:
+        """The caller of a request signed as `user_arn` (empty: no authorizer, a local run)."""
+        return Caller.of(user_arn, self._settings.operator_principals)
+
+    def track(self, body: Any, caller: Caller) -> tuple[Job, bool]:
+        """Validate and register a job for `caller`; (job, True) when new, (the stored job, False) when already
+        tracked by the caller (or when the caller is an operator). One conditional write decides: a video id
+        tracked by another principal raises JobOwnedElsewhere and nothing is written."""
         request = parse_track_request(
             body, providers=self._settings.providers, allow_loopback=self._settings.allow_loopback_callbacks
         )
@@ -39,17 +106,25 @@ class Tracking:
             progress_events=request.progress_events,
             tracked_at=int(now),
             next_poll_at=now + first_poll_delay(self._settings.poll_interval_s),
+            owner=caller.principal,
         )
-        return self._store.create(job)
+        stored, created = self._store.create(job)
+        if not created and not caller.may_see(stored):
+            raise JobOwnedElsewhere(stored.provider, stored.video_id)
+        return stored, created
 
-    def get(self, provider: str, video_id: str) -> Job:
-        job = self._store.get(*self._address(provider, video_id))
-        if job is None:
+    def get(self, provider: str, video_id: str, caller: Caller) -> Job:
+        provider, video_id = self._address(provider, video_id)
+        job = self._store.get(provider, video_id)
+        if job is None or not caller.may_see(job):
             raise JobNotFound(provider, video_id)
         return job
 
-    def stop(self, provider: str, video_id: str) -> Job:
-        job = self._store.stop(*self._address(provider, video_id), now=self._clock())
+    def stop(self, provider: str, video_id: str, caller: Caller) -> Job:
+        """Stop the job; a non-operator's stop is conditional on the job being theirs (no read first)."""
+        provider, video_id = self._address(provider, video_id)
+        owner = None if caller.operator else caller.principal
+        job = self._store.stop(provider, video_id, now=self._clock(), owner=owner)
         if job is None:
             raise JobNotFound(provider, video_id)
         return job

@@ -27,8 +27,10 @@ class Outcome(StrEnum):
     REFUSED = "refused"  # the callback address is not allowed; no connection was made, not retried
     RETRYING = "retrying"  # this attempt failed; the message comes back after the scheduled delay
     DEAD_LETTERED = "dead_lettered"  # the last attempt failed; SQS moves the message to the dead-letter queue
-    SKIPPED = "skipped"  # the event's job has no callback_url
+    SKIPPED = "skipped"  # the event's stored job has no callback_url
     INVALID = "invalid"  # the message is not a videohook event; dropped
+    UNMATCHED = "unmatched"  # no stored job has this event (forged, or the job is gone); dropped, nothing sent
+    SUPERSEDED = "superseded"  # a video.progress event the job has moved past; dropped, nothing sent
 
     @property
     def stays_queued(self) -> bool:
