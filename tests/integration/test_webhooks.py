@@ -5,14 +5,17 @@ event source mapping would) -> receivers on 127.0.0.1 that verify the signature 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import sqs_backends
+from standardwebhooks import Webhook
 from videohook.events import event_id, event_message, pending_event_for
 from videohook.job_store import DynamoJobStore
 from videohook.models import Job, VideoStatus
@@ -24,6 +27,7 @@ from devtools.tls_certs import make_tls_files
 from devtools.webhook_receiver import ReceiverAnswer, WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
+CLIENT = "arn:aws:iam::123456789012:user/videohook-client"  # the caller of events/api-*.json (deployed.api)
 SCHEDULE = (0, 1, 2)  # compressed: three attempts, the second 1 s after the first, the third 2 s later
 TIMEOUT_S = 1.0
 
@@ -71,6 +75,7 @@ def publish(deployed, callback_url: str, video_id: str | None = None) -> str:
         active=False,
         tracked_at=int(time.time()),
         last_polled_at=int(time.time()),
+        owner=CLIENT,
     )
     assert store(deployed).create(job)[1]
     body, attributes = event_message(job, pending_event_for(job, int(time.time())))
@@ -292,4 +297,174 @@ def test_every_forbidden_address_is_refused_without_a_connection(deployed, webho
     assert reasons["64:ff9b::a9fe:a9fe"].startswith("NAT64 form of 169.254.169.254")
     assert reasons["::ffff:127.0.0.1"].startswith("IPv4-mapped form of 127.0.0.1")
     assert all("no connection made" in line["message"] and "/steal" not in line["message"] for line in refusals)
+    assert seconds_until_visible(webhooks.queue_url) == []
+
+
+# -- only what the stored job says is delivered ---------------------------------------------------------------
+class TargetRecorder:
+    """A receiver on 127.0.0.1 that records each request's full target (path and query string), which
+    WebhookReceiver leaves out; answers 200."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                recorder.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def url(self, target: str) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}{target}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def send_to_queue(webhooks: LocalWebhooks, event: dict) -> None:
+    """What anyone allowed sqs:SendMessage on WebhookQueue could send."""
+    boto3.client("sqs", endpoint_url=webhooks.endpoint_url).send_message(
+        QueueUrl=webhooks.queue_url, MessageBody=json.dumps(event)
+    )
+
+
+def publish_raw(deployed, event: dict) -> None:
+    """What anyone allowed sns:Publish on EventsTopic could publish."""
+    boto3.client("sns", endpoint_url=deployed.endpoint).publish(
+        TopicArn=deployed.stack.topic_arn, Message=json.dumps(event)
+    )
+
+
+def deliver_all(deployed, webhooks: LocalWebhooks, rounds: int = 4) -> str:
+    logs = ""
+    for _ in range(rounds):
+        result = deliver(deployed, webhooks)
+        logs += result.logs
+        if not result.received:
+            break
+    return logs
+
+
+def test_forged_messages_are_not_signed_or_sent_and_the_stored_event_goes_to_the_stored_url(deployed, sim, webhooks):
+    # Given a job tracked with a token in its callback URL, finished by the poller, and a job still running
+    genuine, attacker = TargetRecorder(), WebhookReceiver().start()
+    try:
+        done, running = f"video_{uuid.uuid4().hex[:10]}", f"video_{uuid.uuid4().hex[:10]}"
+        sim.add_job("hingnet", done, "hingnet", [{"status": "in_progress", "progress": 50}, {"status": "completed"}])
+        sim.add_job("hingnet", running, "hingnet", [{"status": "in_progress", "progress": 5}])
+        url = genuine.url("/hooks/genuine?token=s3cr3t-receiver-token")
+        for video in (done, running):
+            assert (
+                deployed.api("POST", "/v1/jobs", {"provider": "hingnet", "video_id": video, "callback_url": url})[0]
+                == 201
+            )
+        subscriber = deployed.queue("sub-" + uuid.uuid4().hex[:6])
+        for _ in range(3):
+            deployed.poll()
+        (announced,) = [m["body"] for m in deployed.drain(subscriber)]
+        # the topic's subscribers see the callback URL without its token
+        assert announced["data"]["id"] == done
+        assert announced["data"]["callback_url"] == genuine.url("/hooks/genuine")
+
+        # And forged messages, on the queue and on the topic: an unknown job's event to the attacker, the real
+        # event's id with a changed payload and the attacker's URL, its id under another type, and a final
+        # event of the job still running
+        changed = {
+            **announced,
+            "created_at": 1,
+            "data": {**announced["data"], "callback_url": attacker.url("/x"), "video_url": "https://evil.test/a.mp4"},
+        }
+        unknown = {**changed, "id": "evt_" + "f" * 32, "data": {**changed["data"], "id": "video_never_tracked"}}
+        retyped = {**announced, "type": "video.failed", "data": {**announced["data"], "status": "failed"}}
+        not_done = {
+            **changed,
+            "id": event_id("hingnet", running, VideoStatus.COMPLETED),
+            "data": {**changed["data"], "id": running},
+        }
+        send_to_queue(webhooks, changed)
+        send_to_queue(webhooks, unknown)
+        publish_raw(deployed, retyped)
+        publish_raw(deployed, not_done)
+
+        # When WebhookFunction takes everything on its queue
+        logs = deliver_all(deployed, webhooks)
+
+        # Then nothing reached the attacker's receiver
+        assert attacker.connections == 0 and attacker.received() == []
+        # and the genuine receiver got only the stored job's event, at the stored URL (token included), signed:
+        # once as announced, once for the forged message that named that very event (a replay of it, no more)
+        assert len(genuine.requests) == 2
+        for target, headers, body in genuine.requests:
+            assert target == "/hooks/genuine?token=s3cr3t-receiver-token"
+            assert json.loads(body) == announced
+            assert Webhook(webhooks.secret).verify(body, headers)["id"] == announced["id"]
+        # and the three messages naming no stored event were dropped with a log line each, nothing recorded
+        dropped = [json.loads(line) for line in logs.splitlines() if "dropped, nothing sent" in line]
+        assert sorted(line["event_id"] for line in dropped) == sorted([unknown["id"], retyped["id"], not_done["id"]])
+        assert {line["outcome"] for line in dropped} == {"unmatched"}
+        assert [a["outcome"] for a in job_deliveries(deployed, "hingnet", done)] == ["delivered", "delivered"]
+        assert job_deliveries(deployed, "hingnet", running) == []
+        assert "s3cr3t-receiver-token" not in logs and webhooks.secret not in logs
+        assert seconds_until_visible(webhooks.queue_url) == []
+    finally:
+        genuine.stop()
+        attacker.stop()
+
+
+def test_a_progress_webhook_is_the_jobs_current_progress_and_a_late_one_is_dropped(deployed, sim, webhooks, receiver):
+    # Given a job that asked for progress events, with a callback URL
+    video = f"video_{uuid.uuid4().hex[:10]}"
+    sim.add_job("hingnet", video, "hingnet", [{"status": "in_progress", "progress": 20}, {"status": "completed"}])
+    url = receiver.url("/hooks/progress")
+    body = {"provider": "hingnet", "video_id": video, "callback_url": url, "events": ["progress"]}
+    assert deployed.api("POST", "/v1/jobs", body)[0] == 201
+    subscriber = deployed.queue("sub-" + uuid.uuid4().hex[:6], {"type": ["video.progress"]})
+
+    # When the poller sees it start, and WebhookFunction delivers the progress event
+    deployed.poll()
+    (progress,) = [m["body"] for m in deployed.drain(subscriber)]
+    deliver_all(deployed, webhooks)
+
+    # Then the receiver got it, as announced
+    (first,) = receiver.received("/hooks/progress")
+    assert json.loads(first.body) == progress and first.verify(webhooks.secret)["type"] == "video.progress"
+
+    # When the job finishes and the progress event comes again late (a replayed or forged message)
+    deployed.poll()
+    send_to_queue(webhooks, progress)
+    logs = deliver_all(deployed, webhooks)
+
+    # Then only the final event is delivered; the late progress event is dropped as superseded
+    hooks = receiver.received("/hooks/progress")
+    assert [json.loads(h.body)["type"] for h in hooks] == ["video.progress", "video.completed"]
+    (dropped,) = [json.loads(line) for line in logs.splitlines() if "dropped, nothing sent" in line]
+    assert dropped["event_id"] == progress["id"] and dropped["outcome"] == "superseded"
+
+
+def test_a_callback_host_that_cannot_be_encoded_is_refused_once_and_not_retried(deployed, webhooks):
+    # Given a stored job whose callback host has a DNS label over 63 characters (the API refuses such a URL
+    # now; a job stored before it did, or written by hand, may still have one)
+    host = "a" * 64 + ".example.com"
+    event = json.loads(publish(deployed, f"https://{host}/hook"))
+
+    # When WebhookFunction takes its event (with the system resolver, as deployed)
+    result = deliver(deployed, webhooks, ALLOW_LOOPBACK_CALLBACKS="false")
+
+    # Then it is refused, logged, counted and recorded, and not retried
+    assert len(result.received) == 1 and result.failures == []
+    (line,) = [json.loads(line) for line in result.logs.splitlines() if "webhook refused" in line]
+    assert line["event_id"] == event["id"] and line["reason"]
+    assert '"WebhooksRefused"' in result.logs  # the EMF metric
+    (attempt,) = job_deliveries(deployed, "hingnet", event["data"]["id"])
+    assert attempt["outcome"] == "refused"
     assert seconds_until_visible(webhooks.queue_url) == []
