@@ -16,6 +16,7 @@ from devtools.local_aws import client
 from devtools.local_invoke import invoke
 from devtools.sim_provider import standard_timeline
 from tests.integration.conftest import ROOT, TOKENS
+from tests.integration.video_host import VideoHost
 
 BIG = 12 * 1024 * 1024 + 123  # two multipart parts of 8 MiB + the rest
 
@@ -63,12 +64,12 @@ def sqs_event(endpoint: str, queue_url: str, *, receive_count: int | None = None
     return {"Records": records}
 
 
-def archive(deployed, event: dict[str, Any]):
+def archive(deployed, event: dict[str, Any], **variables: str):
     result = invoke(
         "ArchiveFunction",
         event,
         template_path=str(ROOT / "template.yaml"),
-        env_overrides=deployed.env_overrides(),
+        env_overrides=deployed.env_overrides(**variables),
         parameter_overrides={"ArchiveVideos": "true"},
     )
     assert result.error is None, f"{result.error}\n{result.logs}"
@@ -155,3 +156,48 @@ def test_a_video_that_cannot_be_copied_is_still_announced(deployed, sim, archivi
     (given_up,) = [m["body"] for m in deployed.drain(topic)]
     assert given_up["data"]["id"] == unreachable
     assert given_up["data"]["archive"]["error"]["code"] == "archive_failed"
+
+
+def test_a_video_url_that_leads_to_an_internal_address_is_refused_and_the_video_still_announced(
+    deployed, sim, archiving
+):
+    # ArchiveFunction as deployed (the system resolver; loopback allowed only by the development flag, on here)
+    metadata, internal = f"video_imds_{uuid.uuid4().hex[:8]}", f"video_internal_{uuid.uuid4().hex[:8]}"
+    with VideoHost() as host:
+        host.redirect("/v.mp4", "http://169.254.169.254/latest/meta-data/iam/security-credentials/")
+        sim.add_job("hingnet", metadata, "hingnet", [{"status": "completed", "video_url": host.url("/v.mp4")}])
+        sim.add_job("hingnet", internal, "hingnet", [{"status": "completed", "video_url": "http://10.0.0.1/v.mp4"}])
+        topic = deployed.queue("archive-ssrf-" + uuid.uuid4().hex[:6])
+        for video in (metadata, internal):
+            assert deployed.api("POST", "/v1/jobs", {"provider": "hingnet", "video_id": video})[0] == 201
+        settle(deployed)
+
+        result = archive(deployed, sqs_event(deployed.endpoint, archiving["queue_url"]))
+
+        assert result.payload == {"batchItemFailures": []}
+        announced = {m["body"]["data"]["id"]: m["body"]["data"]["archive"] for m in deployed.drain(topic)}
+        assert set(announced) == {metadata, internal}
+        assert announced[metadata]["error"]["code"] == "refused"
+        assert "169.254.169.254" in announced[metadata]["error"]["message"]
+        assert "after 1 redirect" in announced[metadata]["error"]["message"]
+        assert (
+            announced[internal]["error"]["code"] == "refused" and "private" in announced[internal]["error"]["message"]
+        )
+        assert [s.path for s in host.seen()] == ["/v.mp4"]  # the redirect was asked for, its target never
+        assert "security-credentials" not in result.logs
+    assert "Contents" not in client("s3", deployed.endpoint).list_objects_v2(Bucket=archiving["bucket"])
+
+
+def test_without_the_development_flag_a_loopback_link_is_not_fetched(deployed, sim, archiving):
+    video = f"video_loop_{uuid.uuid4().hex[:8]}"
+    sim.add_job("hingnet", video, "hingnet", standard_timeline("hingnet", steps=1))
+    topic = deployed.queue("archive-loop-" + uuid.uuid4().hex[:6])
+    deployed.api("POST", "/v1/jobs", {"provider": "hingnet", "video_id": video})
+    settle(deployed)
+
+    archive(deployed, sqs_event(deployed.endpoint, archiving["queue_url"]), ALLOW_LOOPBACK_CALLBACKS="false")
+
+    (announced,) = [m["body"] for m in deployed.drain(topic)]
+    assert announced["data"]["archive"]["error"]["code"] == "refused"
+    assert "loopback" in announced["data"]["archive"]["error"]["message"]
+    assert [r for r in sim.requests("hingnet", video) if r.route == "file"] == []
