@@ -7,7 +7,7 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from videohook.ssrf import Destination
+from videohook.ssrf import Destination, check_destination
 from videohook.webhook_sender import HttpxWebhookSender
 
 from devtools.tls_certs import make_tls_files
@@ -45,6 +45,22 @@ def test_https_goes_to_the_pinned_address_with_the_name_for_host_and_certificate
     assert hook.headers["content-type"] == "application/json"
     assert hook.headers["webhook-id"] == "evt_1"
     assert hook.body == b'{"id":"evt_1"}'
+
+
+def test_a_checked_url_is_sent_to_its_checked_address_under_its_canonical_name(tls, https_receiver):
+    # check_destination then the sender, as delivery does: one lookup, Host and TLS name in canonical form
+    lookups = []
+
+    def resolve(host, port):
+        lookups.append((host, port))
+        return ["127.0.0.1"]
+
+    url = f"https://LocalHost:{https_receiver.port}/hook?x=1#fragment"
+    destination = check_destination(url, resolve, allow_loopback=True)
+    answer = HttpxWebhookSender(timeout_s=5, ssl_context=trusting(tls)).send(destination, b"{}", HEADERS)
+    assert answer.status_code == 200 and lookups == [("localhost", https_receiver.port)]
+    (hook,) = https_receiver.received("/hook")
+    assert hook.headers["host"] == f"localhost:{https_receiver.port}"
 
 
 def test_the_certificate_is_checked_against_the_name_not_the_address(tls, https_receiver):
