@@ -6,17 +6,24 @@ SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
+# The template scanner (`make scan`, part of `make lint`), in a virtualenv of its own: its pins clash with the
+# dev ones. Skipped checks, each with its reason: .checkov.yaml.
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_VERSION := 3.3.30
+SCAN_DIR := .aws-sam/scan
 # sam build needs python3.13 on PATH; pyenv exposes it next to 3.11 this way (ignored without pyenv).
 export PYENV_VERSION ?= 3.11.7:3.13.0
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_CONTAINER_CONNECTION_TIMEOUT := 1
 
-.PHONY: help setup demo local test unit integration lint fmt validate build bench clean
+.PHONY: help setup demo local test unit integration lint scan fmt validate build bench clean
 
 help:
 	@echo "make demo      run videohook locally: moto + simulated provider + the functions, live"
 	@echo "make test      lint, then every test (unit, integration, template validate/build)"
-	@echo "make lint      ruff, mypy, sam validate --lint"
+	@echo "make lint      ruff, mypy, sam validate --lint, the template scan"
+	@echo "make scan      checkov over template.yaml and its SAM translation (skipped checks: .checkov.yaml)"
 	@echo "make build     sam build (python3.13 needed on PATH)"
 	@echo "make local     the local stack for the CLI (= .venv/bin/videohook local up)"
 	@echo "make bench     every benchmark (~15 min): tables, bench/results/*.json; see docs/performance.md"
@@ -33,7 +40,14 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
 	touch $@
 
-setup: $(VENV)/.installed $(SAM_VENV)/.installed
+# Its own .gitignore: git ignores the whole virtualenv without a line in the repository's.
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	echo '*' > $(CHECKOV_VENV)/.gitignore
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
+setup: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(PY) -m devtools.demo
@@ -59,6 +73,16 @@ lint: setup
 	$(VENV)/bin/mypy functions/archive/app.py
 	$(VENV)/bin/mypy functions/webhook/app.py
 	$(SAM) validate --lint
+	$(MAKE) --no-print-directory scan
+
+# checkov over the template as written (SAM resources, the default parameters) and as CloudFormation deploys it
+# with ArchiveVideos=true (the SAM translation: generated IAM roles, the archive resources, which the scanner
+# leaves out when a condition is false under the defaults). Fails on any finding not skipped in .checkov.yaml.
+scan: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
+	@mkdir -p $(SCAN_DIR)
+	$(SAM_VENV)/bin/python tests/template/sam_translate.py template.yaml ArchiveVideos=true > $(SCAN_DIR)/translated-archive-on.json
+	$(CHECKOV) --config-file .checkov.yaml -f template.yaml
+	$(CHECKOV) --config-file .checkov.yaml -f $(SCAN_DIR)/translated-archive-on.json
 
 fmt: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .

@@ -1,11 +1,15 @@
 """template.yaml is valid, builds, and declares every variable the code reads."""
 
+import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
+from email.parser import HeaderParser
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 from videohook.config import Settings
 
 from devtools.local_invoke import load_template
@@ -13,6 +17,21 @@ from devtools.local_invoke import load_template
 ROOT = Path(__file__).resolve().parents[2]
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 TEMPLATE = load_template(ROOT / "template.yaml")
+LAYER_REQUIREMENTS = ROOT / "layers" / "common" / "requirements.txt"
+# Variables only ApiFunction is given (declared on it, not in Globals): the other functions read the default.
+API_ONLY_VARIABLES = {"OPERATOR_PRINCIPALS"}
+
+
+def layer_pins() -> dict[str, str]:
+    """Distribution (canonical name) -> version, as pinned in layers/common/requirements.txt."""
+    pins = {}
+    for raw in LAYER_REQUIREMENTS.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            match = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)", line)
+            assert match, f"every line of {LAYER_REQUIREMENTS.name} pins one distribution exactly: {line!r}"
+            pins[canonicalize_name(match.group(1))] = match.group(2)
+    return pins
 
 
 def sam(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -58,10 +77,26 @@ def test_sam_build_succeeds_with_the_shared_package_in_the_layer(tmp_path):
     assert (build_dir / "PollerFunction" / "app.py").is_file()
     assert (build_dir / "ApiFunction" / "app.py").is_file()
     assert (build_dir / "WebhookFunction" / "app.py").is_file()
+    # Deployed = tested: Powertools is in the layer at the pinned version, and so is every distribution the
+    # layer holds (the functions' own folders add none): each pinned, each at the version the tests import.
+    assert (layer / "aws_lambda_powertools" / "shared" / "version.py").is_file()
+    built = {}
+    for dist_info in layer.glob("*.dist-info"):
+        metadata = HeaderParser().parsestr((dist_info / "METADATA").read_text(encoding="utf-8"))
+        built[canonicalize_name(metadata["Name"])] = metadata["Version"]
+    pins = layer_pins()
+    assert built == pins, {"unpinned or other version": built.items() - pins.items()}
+    assert built["aws-lambda-powertools"] == importlib.metadata.version("aws-lambda-powertools")
+    assert {name: importlib.metadata.version(name) for name in built} == built
+    for function in ("PollerFunction", "PollerWorkerFunction", "ApiFunction", "WebhookFunction"):
+        assert not list((build_dir / function).glob("*.dist-info")), f"{function} ships packages of its own"
 
 
 def test_every_variable_the_code_reads_is_declared():
     declared = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    api = set(TEMPLATE["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"])
+    assert api >= API_ONLY_VARIABLES
+    declared |= API_ONLY_VARIABLES
     env = RecordingEnv(
         {
             "JOBS_TABLE": "t",
@@ -120,3 +155,42 @@ def test_due_index_is_sparse_and_sharded():
 
 def test_outputs_name_the_topic_api_and_table():
     assert {"EventsTopicArn", "ApiUrl", "JobsTableName"} <= set(TEMPLATE["Outputs"])
+
+
+# -- deployed = tested ---------------------------------------------------------------------------------------
+def test_no_public_powertools_layer_only_common_layer():
+    """The functions get Powertools from CommonLayer (pinned with the rest), never from a public layer."""
+    text = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    assert "AWSLambdaPowertools" not in text and ":layer:" not in text
+    layers = {"Globals": TEMPLATE["Globals"]["Function"].get("Layers")}
+    for name, resource in TEMPLATE["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            layers[name] = resource["Properties"].get("Layers")
+    assert layers.pop("Globals") == [{"Ref": "CommonLayer"}]
+    assert set(layers.values()) == {None}, layers  # no function adds a layer of its own
+    common = TEMPLATE["Resources"]["CommonLayer"]
+    assert common["Metadata"]["BuildMethod"] == "python3.13" and common["Properties"]["ContentUri"] == "layers/common"
+
+
+def test_the_tests_run_the_versions_the_layer_pins():
+    """What the tests import is what CommonLayer ships: Powertools (and every other pin of the layer)."""
+    from aws_lambda_powertools.shared.version import VERSION
+
+    pins = layer_pins()
+    assert VERSION == pins["aws-lambda-powertools"] == importlib.metadata.version("aws-lambda-powertools")
+    assert {name: importlib.metadata.version(name) for name in pins} == pins
+    assert {"aws-lambda-powertools", "boto3", "botocore", "httpx", "aiohttp", "standardwebhooks"} <= set(pins)
+
+
+def test_one_pin_per_distribution():
+    """requirements-dev.txt installs the layer's requirements and pins none of them a second time."""
+    dev = (ROOT / "requirements-dev.txt").read_text(encoding="utf-8").splitlines()
+    assert "-r layers/common/requirements.txt" in dev
+    dev_pins = {canonicalize_name(line.split("==")[0].split("[")[0]) for line in dev if "==" in line}
+    assert not dev_pins & set(layer_pins()), dev_pins & set(layer_pins())
+
+
+def test_the_function_folders_ship_no_dependencies():
+    for requirements in ROOT.glob("functions/*/requirements.txt"):
+        lines = [line.split("#", 1)[0].strip() for line in requirements.read_text(encoding="utf-8").splitlines()]
+        assert not any(lines), f"{requirements}: dependencies belong in layers/common/requirements.txt"
