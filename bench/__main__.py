@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, cost, item_size, notify_sim, scale_out, sweep
+from bench import cold_start, cost, item_size, lease_recovery, notify_sim, scale_out, sweep
 from bench.report import RESULTS_DIR
 
 
@@ -37,6 +37,11 @@ def benchmarks(out: Path, smoke: bool) -> dict[str, Callable[[], Any]]:
             ["standin"] if smoke else ["standin", "moto"],
             out,
             moto_jobs=None if smoke else scale_out.MOTO_JOBS,
+        ),
+        "lease_recovery": lambda: (
+            lease_recovery.run(3, out, lease_s=3.0, renew_every_s=0.5, timeout_s=2.0, answer_delay_s=1.0)
+            if smoke
+            else lease_recovery.run(20, out)
         ),
         "cost": lambda: cost.run(out, out_dir=out),
     }
