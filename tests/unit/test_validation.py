@@ -113,7 +113,7 @@ def test_the_development_flag_allows_loopback_spellings_but_not_gateway_forms():
     [
         ("a" * 64 + ".example.com", "63 characters"),
         (".".join(["a" * 63] * 4) + ".com", "253 characters"),
-        ("hooks..example.com", "empty label"),
+        ("hooks..example.com", "label empty"),
         ("example.123", "not a valid IPv4 address"),
         ("localhost", "localhost"),
         ("hooks.localhost", "localhost"),

@@ -235,9 +235,10 @@ def _ascii_name(raw: str) -> str:
     DNS name: labels of 1-63 letters, digits, hyphens or underscores, at most 253 characters in all."""
     try:
         name = raw.lower().encode("idna").decode("ascii").lower()
-    except UnicodeError:
+    except UnicodeError as exc:
+        detail = str(exc).rpartition("UnicodeError: ")[2].rstrip(")") or "IDNA cannot encode it"
         raise DestinationRefused(
-            raw, "not a valid host name (IDNA: an empty label or one over 63 characters)"
+            raw, f"not a valid host name: {detail} (labels are 1 to {MAX_LABEL_LENGTH} characters)"
         ) from None
     bare = name[:-1] if name.endswith(".") else name
     if len(bare) > MAX_HOST_LENGTH:
