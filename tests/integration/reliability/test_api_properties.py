@@ -1,6 +1,7 @@
 """Property-based tests of the API's input handling: ApiFunction's handler called in-process with API Gateway
 (payload 2.0) events, on a real table in moto. Whatever arrives at POST /v1/jobs, the answer is a valid job
-(201/200) or a 400 in OpenAI's error shape naming the problem, never a 500, and a 400 writes nothing."""
+(201/200) or a 400 in OpenAI's error shape naming the problem, never a 500, and a 400 writes nothing. And
+whoever calls, a job answers only its owner and operators; anyone else gets what a missing job gets."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from devtools.api_server import _Context, load_api_module, request_event
 from devtools.local_aws import client
 
 CONFIGURED = ("hingnet", "skyengine")
+OPERATOR_ROLE = "arn:aws:iam::123456789012:role/videohook-operator"
 FIELDS = ("provider", "video_id", "callback_url", "metadata", "duration", "events")
 PROPERTY_SETTINGS = settings(
     deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], derandomize=True
@@ -32,8 +34,8 @@ class Api:
         self._module = module
         self._deployed = deployed
 
-    def call(self, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
-        event = request_event(method, path, {"content-type": "application/json"}, body)
+    def call(self, method: str, path: str, body: bytes = b"", *, principal: str | None = None) -> tuple[int, Any]:
+        event = request_event(method, path, {"content-type": "application/json"}, body, principal=principal)
         result = self._module.lambda_handler(event, _Context())  # an exception here would be a 500
         LEDGER.api_answers[result["statusCode"]] += 1
         return result["statusCode"], json.loads(result["body"])
@@ -51,7 +53,11 @@ def api(deployed, webhooks, monkeypatch) -> Iterator[Api]:
     from videohook import runtime
     from videohook.config import load_settings
 
-    variables = {**deployed.env_overrides()["Parameters"], "ALLOW_LOOPBACK_CALLBACKS": "false"}  # as deployed
+    variables = {
+        **deployed.env_overrides()["Parameters"],
+        "ALLOW_LOOPBACK_CALLBACKS": "false",  # as deployed
+        "OPERATOR_PRINCIPALS": OPERATOR_ROLE,
+    }
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     caches = (load_settings, runtime.job_store, runtime.tracking, runtime.redelivery)
@@ -290,6 +296,59 @@ def test_reading_and_stopping_any_address_is_a_job_a_404_or_a_400(api, method, p
     if status != 200:
         assert set(answer) == {"error"} and answer["error"]["message"]
     assert api.count() == before
+
+
+def items(api: Api) -> list[dict[str, Any]]:
+    dynamodb = client("dynamodb", api._deployed.endpoint)
+    answer = dynamodb.scan(TableName=api._deployed.stack.table_name, ConsistentRead=True)
+    return sorted(answer["Items"], key=lambda item: item["pk"]["S"])
+
+
+# Callers: two sessions of one role, another role, a user, the operator's role (a session of it), and no
+# authorizer at all (`local`).
+CALLERS = {
+    "app/1": "arn:aws:sts::123456789012:assumed-role/app/1",
+    "app/2": "arn:aws:sts::123456789012:assumed-role/app/2",
+    "other-role": "arn:aws:sts::123456789012:assumed-role/other/1",
+    "user": "arn:aws:iam::123456789012:user/dev/alice",
+    "operator": "arn:aws:sts::123456789012:assumed-role/videohook-operator/cli",
+    "local": None,
+}
+OWNER_OF = {"app/1": "app", "app/2": "app", "other-role": "other", "user": "alice", "operator": "op", "local": "local"}
+
+
+@settings(PROPERTY_SETTINGS, max_examples=60)
+@given(
+    owner=st.sampled_from(sorted(CALLERS)),
+    caller=st.sampled_from(sorted(CALLERS)),
+    action=st.sampled_from(["get", "stop", "redeliver", "track"]),
+)
+def test_a_job_answers_its_owner_and_operators_and_is_missing_for_anyone_else(api, owner, caller, action):
+    video_id = f"scoped-{uuid.uuid4().hex[:10]}"
+    body = json.dumps({"provider": "hingnet", "video_id": video_id}).encode()
+    assert api.call("POST", "/v1/jobs", body, principal=CALLERS[owner])[0] == 201
+    before = items(api)
+    path = f"/v1/jobs/hingnet/{video_id}"
+    method, target, payload = {
+        "get": ("GET", path, b""),
+        "stop": ("DELETE", path, b""),
+        "redeliver": ("POST", f"{path}/redeliver", b""),
+        "track": ("POST", "/v1/jobs", body),
+    }[action]
+    status, answer = api.call(method, target, payload, principal=CALLERS[caller])
+    if OWNER_OF[caller] == OWNER_OF[owner] or caller == "operator":
+        # theirs: the job (a redelivery of a job without callback is refused as such, not hidden)
+        expected = {"get": 200, "stop": 200, "redeliver": 409, "track": 200}[action]
+        assert status == expected, (status, answer)
+        if action == "redeliver":
+            assert answer["error"]["code"] == "no_callback_url"
+    else:
+        missing = api.call(method, target.replace(video_id, video_id + "-never"), payload, principal=CALLERS[caller])
+        if action == "track":
+            assert status == 409 and answer["error"]["code"] == "job_owned_elsewhere", (status, answer)
+        else:
+            assert (status, answer) == (404, json.loads(json.dumps(missing[1]).replace(video_id + "-never", video_id)))
+        assert items(api) == before  # nothing changed
 
 
 def test_a_base64_encoded_body_is_read_like_any_other(api):
