@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from videohook.config import ConfigError, parse_principals
 
 from devtools.local_invoke import load_template
 
@@ -162,11 +163,7 @@ def test_operator_principals_is_a_parameter_given_to_the_api(value, allowed):
     # CloudFormation's AllowedPattern matches the whole value
     assert bool(re.fullmatch(parameter["AllowedPattern"], value)) is allowed
     if allowed:  # what the template lets through, the function accepts
-        from videohook import config
-
-        parse = getattr(config, "parse_principals", None)
-        if parse is not None:
-            assert len(parse(value)) == value.count("arn:")
+        assert len(parse_principals(value)) == value.count("arn:")
 
 
 # -- the archive bucket -------------------------------------------------------------------------------------
@@ -337,3 +334,26 @@ def test_every_skipped_scanner_check_has_its_reason():
             above -= 1
         assert lines[above].strip().startswith("#"), f"{check} is skipped without a comment giving the reason"
     assert config["framework"] == ["cloudformation"] and config["skip-download"] is True
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "arn:aws:iam::123456789012:role/ops",
+        "arn:aws:iam::123456789012:role/ops, arn:aws:sts::123456789012:assumed-role/ci/session-1",
+        "arn:aws-cn:iam::123456789012:user/team/alice",
+        "arn:aws:iam::123456789012:role/*",
+        "arn:aws:iam::123456789012:role/ops;drop",
+        "ops",
+        "arn:aws:iam::12345:role/ops",
+    ],
+)
+def test_the_template_accepts_exactly_the_operator_principals_the_api_can_read(value):
+    pattern = TEMPLATE["Parameters"]["OperatorPrincipals"]["AllowedPattern"]
+    try:
+        parse_principals(value)
+        readable = True
+    except ConfigError:
+        readable = False
+    assert bool(re.fullmatch(pattern, value)) == readable
