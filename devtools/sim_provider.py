@@ -20,10 +20,11 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit
 
 STYLES = ("hingnet", "skyengine")
 CLOCKS = ("polls", "seconds")
@@ -130,7 +131,16 @@ def standard_timeline(style: str, outcome: str = "completed", steps: int = 3, **
 class SimProvider:
     """The simulated gateway. Thread-safe: handler threads and the test thread share one lock."""
 
-    def __init__(self, tokens: dict[str, str], host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        tokens: dict[str, str],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`clock` is what `clock="seconds"` timelines count from (seconds since add_job): a test may pass its
+        own to move a timeline along without waiting."""
         address = ipaddress.ip_address(host)
         if address.version != 4 or not address.is_loopback:
             raise ValueError(f"SimProvider binds to IPv4 loopback only, not {host!r}")
@@ -139,6 +149,8 @@ class SimProvider:
         self._lock = threading.Lock()
         self._jobs: dict[tuple[str, str], _Job] = {}
         self._requests: list[RecordedRequest] = []
+        self._open: dict[int, str] = {}  # requests whose answer is not finished yet: handler id -> path
+        self._clock = clock
         self._faults_served = 0
         self._stopping = threading.Event()  # releases `hang` and `drip` handlers at stop()
         self._server: _Server | None = None
@@ -201,7 +213,7 @@ class SimProvider:
             if not all(isinstance(step.get("at"), int | float) for step in steps):
                 raise ValueError('clock="seconds" needs a numeric "at" on every step')
             steps.sort(key=lambda step: step["at"])
-        job = _Job(provider, video_id, style, steps, clock, time.time(), time.monotonic())
+        job = _Job(provider, video_id, style, steps, clock, time.time(), self._clock())
         with self._lock:
             self._jobs[(provider, video_id)] = job
 
@@ -212,6 +224,12 @@ class SimProvider:
     def poll_count(self, provider: str, video_id: str) -> int:
         """Status GETs received for this job, whatever they were answered (401/404 included)."""
         return sum(r.method == "GET" and r.route == "video" for r in self.requests(provider, video_id))
+
+    def open_requests(self) -> list[str]:
+        """Paths of the requests whose answer is still being written or held back (a `hang`, a `drip`, a
+        `_delay`): a test can tell by ordering, not by timing, that a client gave up while its request was open."""
+        with self._lock:
+            return list(self._open.values())
 
     def faults_served(self) -> int:
         """Answers given from a `_fault` or `respond` step since the start (not cleared by reset)."""
@@ -307,7 +325,7 @@ class SimProvider:
             if advance:
                 job.polls += 1
             return job.timeline[min(max(job.polls, 1), len(job.timeline)) - 1]
-        elapsed = time.monotonic() - job.added_mono
+        elapsed = self._clock() - job.added_mono
         reached = [step for step in job.timeline if step["at"] <= elapsed]
         return reached[-1] if reached else job.timeline[0]
 
@@ -385,6 +403,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         split = urlsplit(self.path)
+        sim = self.server.sim
+        with sim._lock:
+            sim._open[id(self)] = split.path
+        try:
+            self._respond(split)
+        finally:
+            with sim._lock:
+                sim._open.pop(id(self), None)
+
+    def _respond(self, split: SplitResult) -> None:
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         headers = {k.lower(): v for k, v in self.headers.items()}
         length = int(self.headers.get("Content-Length") or 0)

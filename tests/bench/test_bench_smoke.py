@@ -80,7 +80,9 @@ def test_sweep_polls_every_due_job_once_and_counts_its_calls(results):
         assert row["protocols_seen"] == {wanted: row["requests"]}, row
     store = sweep["store_path_moto"]  # moto's own ceiling: its due query plus one write per job, nothing else
     assert store["jobs"] > 0 and store["ceiling_jobs_per_s"] > 0
-    assert store["ceiling_jobs_per_s"] < store["saves_per_s"]  # the due query's time is part of it
+    # the due query's time is part of it: never above the write rate (<=: both are rounded, and on a slow
+    # machine the query's share can round away)
+    assert store["ceiling_jobs_per_s"] <= store["saves_per_s"]
 
 
 def test_scale_out_workers_together_poll_every_job_exactly_once(results):

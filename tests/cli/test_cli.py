@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from videohook.cli import main
 
@@ -114,7 +115,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     # Run from an unrelated directory: `local up` must find the checkout by itself.
     cli = Cli(cli_env(state_file), cwd=home)
     log = home / "local-up.log"
-    process = cli.start("local", "up", "--sim-seconds", "3", "--poll-every", "0.5", "--max-seconds", "240", log=log)
+    # --max-seconds: only a safety net (the fixture stops the stack with `local down`), generous for a loaded machine
+    process = cli.start("local", "up", "--sim-seconds", "3", "--poll-every", "0.5", "--max-seconds", "900", log=log)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not state_file.exists():
@@ -152,6 +154,17 @@ def aws(stack: LocalStack, service: str):
     )
 
 
+def script(stack: LocalStack, provider: str, video: str, timeline: list[dict[str, Any]]) -> None:
+    """Put `video` on a timeline of the test's own that moves by polls, not by seconds, so what the test does
+    next decides when the video moves on, however slow the machine. The stack's gateway scripts an id at the
+    first request about it (its own timeline, in seconds): make that request, then replace the timeline."""
+    sim_url = stack.state["sim_url"]
+    httpx.get(f"{sim_url}/{provider}/v1/videos/{video}", timeout=30)  # no token: it only makes the id known
+    job = {"provider": provider, "video_id": video, "style": provider, "clock": "polls", "timeline": timeline}
+    answer = httpx.post(f"{sim_url}/_sim/jobs", json=job, timeout=30)
+    assert answer.status_code == 201, answer.text
+
+
 def tail_queues(stack: LocalStack) -> list[str]:
     return aws(stack, "sqs").list_queues(QueueNamePrefix="videohook-tail-").get("QueueUrls", [])
 
@@ -170,19 +183,33 @@ def test_track_watch_and_tail_a_video_to_its_event(local_stack):
         wait_for_line(tail.stderr, "listening on", timeout=60)
         assert len(tail_queues(local_stack)) == 1
 
-        # When a video is tracked and watched until it ends
+        # When a video is tracked and watched, and it completes only once watch has seen it in progress
+        script(local_stack, "hingnet", video, [{"status": "in_progress", "progress": 40}])
         tracked = cli.json("track", "hingnet", video, "--meta", "order=42", "--meta", "team=a=b", "--duration", "6")
-        watched = cli.run("watch", "hingnet", video, "--interval", "0.3", "--timeout", "60", "--json")
+        watch = cli.start("watch", "hingnet", video, "--interval", "0.3", "--timeout", "120", "--json")
+        try:
+            assert watch.stdout is not None
+            states: list[dict[str, Any]] = []
+            ending = False
+            for line in watch.stdout:  # each state watch prints, until it ends (bounded by its own --timeout)
+                states.append(json.loads(line))
+                if states[-1]["status"] == "in_progress" and not ending:
+                    script(local_stack, "hingnet", video, [{"status": "completed"}])  # seen in progress: now end
+                    ending = True
+            watch_err = watch.stderr.read() if watch.stderr is not None else ""
+            watch.wait(timeout=30)
+        finally:
+            if watch.poll() is None:
+                watch.kill()
 
         # Then track answered the job, watch saw it through to completed, and the tail printed its event
         assert tracked["id"] == video and tracked["status"] == "queued"
         assert tracked["metadata"] == {"order": "42", "team": "a=b"}
         assert tracked["tracking"]["duration"] == 6
-        assert watched.returncode == 0, watched.stderr
-        states = [json.loads(line) for line in watched.stdout.splitlines()]
+        assert watch.returncode == 0, watch_err
         assert states[-1]["status"] == "completed" and states[-1]["progress"] == 100
         assert states[-1]["video_url"].startswith("http://127.0.0.1:")
-        assert len(states) >= 2 and states[0]["status"] != "completed"  # it watched the video progress
+        assert "in_progress" in [state["status"] for state in states[:-1]]  # it watched the video progress
         out, err = tail.communicate(timeout=90)
     finally:
         if tail.poll() is None:
@@ -217,6 +244,7 @@ def test_a_failing_video_is_watched_to_exit_code_3_and_listed(local_stack):
 def test_pending_lists_a_job_still_polled_and_stop_ends_it(local_stack):
     cli = local_stack.cli
     video = vid("video_stop")
+    script(local_stack, "hingnet", video, [{"status": "in_progress", "progress": 40}])  # pending until stopped
     tracked = cli.json("track", "hingnet", video, "--progress-events")
     assert tracked["tracking"]["events"] == ["progress"]
     assert video in [j["id"] for j in cli.json("ls", "--pending")["data"]]
@@ -270,10 +298,12 @@ def test_a_tracked_callback_gets_the_signed_webhook(local_stack):
         assert tracked["callback_url"] == receiver.url("/hooks/videohook")
         watched = local_stack.cli.run("watch", "hingnet", video, "--interval", "0.3", "--timeout", "60")
         assert watched.returncode == 0, watched.stderr
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while not receiver.received() and time.monotonic() < deadline:
             time.sleep(0.2)
-        (hook,) = receiver.received("/hooks/videohook")
+        hooks = receiver.received("/hooks/videohook")
+        assert len(hooks) == 1, (len(hooks), local_stack.log.read_text()[-5000:])
+        (hook,) = hooks
     secrets = aws(local_stack, "secretsmanager")
     (entry,) = [e for e in secrets.list_secrets()["SecretList"] if e["Name"].startswith("videohook/webhook-signing")]
     secret = secrets.get_secret_value(SecretId=entry["ARN"])["SecretString"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -16,22 +15,29 @@ from videohook.config import ProviderSettings
 from videohook.polling import Answered, Fault
 from videohook.provider_client import fetch_video, make_http_client
 
+# Each answer, and whether it is held back until the test ends ("slow": it never comes within any timeout).
 ANSWERS = {
-    "ok": (b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 19\r\n\r\n{"status":"queued"}', 0),
-    "garbage": (b"HELLO WORLD\r\n\r\n", 0),
-    "hang_up": (None, 0),
-    "slow": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", 2.0),
-    "cut_short": (b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"a"', 0),
-    "busy": (b"HTTP/1.1 503 Busy\r\nRetry-After: 7\r\nContent-Length: 5\r\n\r\n<html", 0),
-    "not_json": (b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n<html>", 0),
+    "ok": (
+        b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 19\r\n\r\n{"status":"queued"}',
+        False,
+    ),
+    "garbage": (b"HELLO WORLD\r\n\r\n", False),
+    "hang_up": (None, False),
+    "slow": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", True),
+    "cut_short": (b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"a"', False),
+    "busy": (b"HTTP/1.1 503 Busy\r\nRetry-After: 7\r\nContent-Length: 5\r\n\r\n<html", False),
+    "not_json": (b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n<html>", False),
 }
+# The poll's timeout: short for the answer that never comes in time, generous for the others, which must be
+# read as what they are however slow a loaded machine is to answer on loopback.
+SLOW_TIMEOUT_S, TIMEOUT_S = 0.5, 30.0
 
 
 @pytest.fixture(scope="module")
 def ports(closed_port_module: int) -> Iterator[dict[str, int]]:
     servers, stop = [], threading.Event()
 
-    def serve(listener: socket.socket, reply: bytes | None, delay: float) -> None:
+    def serve(listener: socket.socket, reply: bytes | None, held: bool) -> None:
         listener.settimeout(0.2)
         while not stop.is_set():
             try:
@@ -40,16 +46,17 @@ def ports(closed_port_module: int) -> Iterator[dict[str, int]]:
                 continue
             with conn:
                 conn.recv(65536)
-                time.sleep(delay)
+                if held:
+                    stop.wait()  # answered only after the test is over: never before the client's timeout
                 if reply is not None and not stop.is_set():
                     conn.sendall(reply)
 
     found = {"refused": closed_port_module}
-    for name, (reply, delay) in ANSWERS.items():
+    for name, (reply, held) in ANSWERS.items():
         listener = socket.socket()
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        thread = threading.Thread(target=serve, args=(listener, reply, delay), daemon=True)
+        thread = threading.Thread(target=serve, args=(listener, reply, held), daemon=True)
         thread.start()
         servers.append((listener, thread))
         found[name] = listener.getsockname()[1]
@@ -81,7 +88,8 @@ async def poll_all(factory, ports: dict[str, int]) -> dict[str, object]:
     results = {}
     async with factory(4) as http:
         for name, port in ports.items():
-            provider = ProviderSettings(name, f"http://127.0.0.1:{port}", "secret", timeout_seconds=0.5)
+            timeout_s = SLOW_TIMEOUT_S if name == "slow" else TIMEOUT_S
+            provider = ProviderSettings(name, f"http://127.0.0.1:{port}", "secret", timeout_seconds=timeout_s)
             results[name] = await fetch_video(http, provider, "tok-never-logged", "video_1", None)
     return results
 

@@ -6,13 +6,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from devtools.sim_provider import CONTENT_SIZE, SimProvider, standard_timeline
+from devtools.sim_provider import CONTENT_SIZE, DRIP_INTERVAL_S, SimProvider, standard_timeline
 
 
 def interruptible() -> None:
@@ -27,6 +27,16 @@ AUTH_S = {"Authorization": "Bearer tok-s"}
 REPO = Path(__file__).resolve().parents[2]
 
 
+def wait_until(condition: Callable[[], bool], limit_s: float = 30.0) -> bool:
+    """Poll `condition` until it holds (True) or `limit_s` passes (False): asserts the condition, not a speed."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 @pytest.fixture
 def sim() -> Iterator[SimProvider]:
     with SimProvider(TOKENS) as provider:
@@ -35,7 +45,7 @@ def sim() -> Iterator[SimProvider]:
 
 @pytest.fixture
 def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as c:
+    with httpx.Client(timeout=30) as c:  # generous: a loaded machine may be slow to answer on loopback
         yield c
 
 
@@ -165,25 +175,29 @@ def test_unknown_video_or_provider_is_404(sim: SimProvider, client: httpx.Client
     assert client.get(f"{sim.url}/hingnet/v2/whatever", headers=AUTH_H).status_code == 404
 
 
-def test_seconds_clock(sim: SimProvider, client: httpx.Client) -> None:
+def test_seconds_clock(client: httpx.Client) -> None:
     timeline = [
         {"at": 0.25, "status": "queued"},
         {"at": 1.0, "status": "completed"},
         {"at": 0.6, "status": "in_progress", "progress": 50.5},
     ]  # out of order on purpose
-    sim.add_job("hingnet", "v1", "hingnet", timeline, clock="seconds")
-    t0 = time.monotonic()
-    early = [poll(client, sim, "hingnet", "v1").json() for _ in range(3)]
-    assert time.monotonic() - t0 < 0.5, "machine too slow for this timing test"
-    assert [b["status"] for b in early] == ["queued"] * 3  # polls do not advance; before 0.25 s: the first step
-    assert "at" not in early[0]
-    time.sleep(max(0.0, 0.8 - (time.monotonic() - t0)))
-    middle = poll(client, sim, "hingnet", "v1").json()
-    assert (middle["status"], middle["progress"]) == ("in_progress", 50.5)
-    time.sleep(max(0.0, 1.3 - (time.monotonic() - t0)))
-    assert poll(client, sim, "hingnet", "v1").json()["status"] == "completed"
-    with pytest.raises(ValueError, match="at"):
-        sim.add_job("hingnet", "v2", "hingnet", [{"status": "queued"}], clock="seconds")
+    now = [1000.0]  # the sim's clock, moved by hand: the timeline follows it, however slow the machine
+    with SimProvider(TOKENS, clock=lambda: now[0]) as sim:
+        sim.add_job("hingnet", "v1", "hingnet", timeline, clock="seconds")
+        early = [poll(client, sim, "hingnet", "v1").json() for _ in range(3)]
+        assert [b["status"] for b in early] == ["queued"] * 3  # polls do not advance; before 0.25 s: the first step
+        assert "at" not in early[0]
+        now[0] += 0.5
+        assert poll(client, sim, "hingnet", "v1").json()["status"] == "queued"
+        now[0] += 0.3
+        middle = poll(client, sim, "hingnet", "v1").json()
+        assert (middle["status"], middle["progress"]) == ("in_progress", 50.5)
+        now[0] += 0.2  # exactly 1.0 s since add_job: a step is in force from its `at` on
+        assert poll(client, sim, "hingnet", "v1").json()["status"] == "completed"
+        now[0] += 60
+        assert poll(client, sim, "hingnet", "v1").json()["status"] == "completed"  # the last step stays
+        with pytest.raises(ValueError, match="at"):
+            sim.add_job("hingnet", "v2", "hingnet", [{"status": "queued"}], clock="seconds")
 
 
 @pytest.mark.parametrize(
@@ -215,7 +229,8 @@ def test_respond_step_returns_raw_answer(
 
 
 def test_delay_directive_makes_upstream_slow(sim: SimProvider, client: httpx.Client) -> None:
-    sim.add_job("hingnet", "v1", "hingnet", [{"status": "queued", "_delay": 1.0}])
+    # The answer cannot come before 5 s (the sim sleeps first): a 0.3 s timeout fires first even on a slow machine
+    sim.add_job("hingnet", "v1", "hingnet", [{"status": "queued", "_delay": 5.0}])
     with pytest.raises(httpx.ReadTimeout):
         poll(client, sim, "hingnet", "v1", timeout=0.3)
     assert sim.poll_count("hingnet", "v1") == 1
@@ -286,7 +301,7 @@ def test_cli_serves_until_interrupted(tmp_path: Path) -> None:
         answer = httpx.get(f"{url}/hingnet/v1/videos/nope", headers=AUTH_H, timeout=5)
         assert answer.status_code == 404 and answer.json()["error"]["code"] == "video_not_found"
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -322,10 +337,15 @@ def test_fault_429_carries_retry_after(sim: SimProvider, client: httpx.Client) -
 )
 def test_transport_faults(sim: SimProvider, client: httpx.Client, fault: str, error: type[Exception]) -> None:
     sim.add_job("hingnet", "v1", "hingnet", [{"_fault": fault}])
-    started = time.monotonic()
+    # A hang only ends by the client's own timeout (short on purpose); a reset or a close comes from the sim,
+    # well within a timeout long enough that only the sim can end the exchange, however slow the machine.
     with pytest.raises(error):
-        poll(client, sim, "hingnet", "v1", timeout=0.5)
-    assert time.monotonic() - started < 3
+        poll(client, sim, "hingnet", "v1", timeout=0.5 if fault == "hang" else 30)
+    if fault == "hang":  # the client gave up while the sim was still holding the request open
+        assert wait_until(lambda: sim.poll_count("hingnet", "v1") == 1)  # its handler may start late under load
+        assert sim.open_requests() == ["/hingnet/v1/videos/v1"]
+    else:  # the sim ended the exchange itself (a bounded wait: its handler returns right after the cut)
+        assert wait_until(lambda: sim.open_requests() == []), sim.open_requests()
 
 
 def test_junk_fault_streams_ten_megabytes(sim: SimProvider, client: httpx.Client) -> None:
@@ -337,15 +357,20 @@ def test_junk_fault_streams_ten_megabytes(sim: SimProvider, client: httpx.Client
 
 
 def test_drip_fault_beats_a_read_timeout(sim: SimProvider, client: httpx.Client) -> None:
+    # Each byte comes well within the read timeout, but the sim paces them DRIP_INTERVAL_S apart (at least), so
+    # the bytes read here take longer than one timeout by construction: slower than the timeout, never cut by it.
+    read_timeout_s, wanted = 3.0, 7
+    assert wanted * DRIP_INTERVAL_S > read_timeout_s
     sim.add_job("hingnet", "v1", "hingnet", [{"_fault": "drip"}])
-    started = time.monotonic()
-    with client.stream("GET", f"{sim.base_url('hingnet')}/v1/videos/v1", headers=AUTH_H, timeout=1.0) as answer:
+    url = f"{sim.base_url('hingnet')}/v1/videos/v1"
+    with client.stream("GET", url, headers=AUTH_H, timeout=read_timeout_s) as answer:
         received = b""
         for byte in answer.iter_bytes():
             received += byte
-            if len(received) >= 3:
+            if len(received) >= wanted:
                 break
-    assert received == b'{"i' and time.monotonic() - started >= 1.0  # slower than the timeout, never cut by it
+        assert sim.open_requests() == ["/hingnet/v1/videos/v1"]  # still dripping: the body is far from complete
+    assert received == b'{"id": '
 
 
 def test_unknown_fault_is_refused(sim: SimProvider) -> None:
