@@ -108,6 +108,8 @@ class RunReport:
     out_of_time: bool = False
     shards_busy: int = 0  # due shards another run held the lease of
     sweeps: int = 0
+    # why the run ended: nothing_due (within the sweep window), window_closed, out_of_time, all_skipped, error
+    ended: str = ""
     lease_renewals: int = 0  # renewal rounds of the due-shard leases (each extends every lease still held)
     leases_lost: int = 0  # due shards whose lease this run could not keep (their unstarted polls were left)
     unavailable_secrets: list[str] = field(default_factory=list)
@@ -222,8 +224,12 @@ class Poller:
         while True:
             polled_before = run.report.polled
             found = await self._sweep(run)
-            if run.report.out_of_time or (found and run.report.polled == polled_before):
-                return  # out of time, or everything due was skipped (provider paused): nothing to wait for
+            if run.report.out_of_time:
+                run.report.ended = "out_of_time"
+                return
+            if found and run.report.polled == polled_before:
+                run.report.ended = "all_skipped"  # everything due was skipped (provider paused): nothing to wait for
+                return
             wake_at = await self._next_sweep_at(run)
             if wake_at is None:
                 return
@@ -233,14 +239,17 @@ class Poller:
         """When to sweep again: when the next job falls due, if that is within the sweep window."""
         now = self._clock()
         if now + MIN_SWEEP_GAP_S > run.sweep_until:
+            run.report.ended = "window_closed"
             return None
         try:
             next_due = await self._call(run, self._store.next_due_at, run.sweep_until, run.shards)
         except Exception:
             run.report.errors += 1
+            run.report.ended = "error"
             logger.exception("cannot read when the next job is due; the run ends")
             return None
         if next_due is None:
+            run.report.ended = "nothing_due"
             return None
         return min(max(next_due, now + MIN_SWEEP_GAP_S), now + MAX_SWEEP_WAIT_S)
 
