@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = ["item_size", "cold_start", "notify_sim", "sweep", "scale_out", "cost"]
+NAMES = ["item_size", "cold_start", "notify_sim", "sweep", "scale_out", "lease_recovery", "cost"]
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +98,12 @@ def test_cost_model_prices_both_volumes_for_videohook_and_step_functions(results
     for by_volume in monthly.values():
         assert set(by_volume) == {"100000", "1000000"}
         assert all(lines["total"] > 0 for lines in by_volume.values())
+
+
+def test_a_killed_runs_jobs_are_all_announced_after_its_lease(results):
+    lease = results["lease_recovery"]
+    assert lease["announced"] == lease["jobs"] == 3
+    # the runs after the kill first found the dead run's shards leased or polled them, never both at once:
+    # once a run polled, no later run found them leased (the dead run renews nothing)
+    first_polling = next(i for i, run in enumerate(lease["runs"]) if run["polled"])
+    assert all(run["shards_busy"] == 0 for run in lease["runs"][first_polling:])
