@@ -1,6 +1,6 @@
 """httpx over aiohttp's connection pool (the `httpx-aiohttp` transport), with aiohttp's errors translated.
 
-The poller used this until it went to aiohttp directly (videohook/provider_client.py: httpx's own per-request
+The poller used this until it went to aiohttp directly (videohook/adapters/provider_client.py: httpx's own per-request
 layer cost a further 13 % of the poller's CPU); the sweep benchmark keeps it as one of the compared clients,
 and tests/integration/test_http_transport.py checks both read every failure as httpx's own transport does.
 

@@ -55,8 +55,8 @@ def write_units(size: int) -> int:
 
 def typical_jobs() -> dict[str, Any]:
     """(label, job) after a poll, read by decide() from seed-shaped answers."""
-    from videohook.models import Job
-    from videohook.polling import Answered, PollPolicy, decide
+    from videohook.domain.models import Job
+    from videohook.domain.polling import Answered, PollPolicy, decide
 
     policy = PollPolicy(base_s=10, max_age_s=21600, rand=lambda: 0.5)
     hingnet = "https://models.hingnet.com.cn"
@@ -92,7 +92,7 @@ def typical_jobs() -> dict[str, Any]:
 
 
 def run(out_dir: Path | None = None) -> dict[str, Any]:
-    from videohook.job_store import DynamoJobStore
+    from videohook.adapters.job_store import DynamoJobStore
 
     store = DynamoJobStore(None, "JobsTable", due_shards=16, retention_s=30 * 86400)
     rows, results = [], []

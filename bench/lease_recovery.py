@@ -35,12 +35,12 @@ MAX_WAIT_S = 120.0  # bound on the whole measurement after the kill
 
 def _poller(lease_s: float, renew_every_s: float) -> Any:
     """The poller as runtime.poller() builds it, with the lease settings of this benchmark."""
-    from videohook.aws import client
+    from videohook.adapters.aws import client
+    from videohook.adapters.coordination import DynamoRunCoordination
+    from videohook.adapters.secrets import SecretsManagerTokens
     from videohook.config import load_settings
-    from videohook.coordination import DynamoRunCoordination
-    from videohook.poller import Poller
     from videohook.runtime import event_publisher, job_store
-    from videohook.secrets import SecretsManagerTokens
+    from videohook.services.poller import Poller
 
     settings = load_settings()
     coordination = DynamoRunCoordination(client("dynamodb"), settings.jobs_table)
@@ -87,7 +87,7 @@ def _kill_mid_poll(sim: Any, lease_s: float, renew_every_s: float) -> float:
 def _track(jobs: int, sim: Any, answer_delay_s: float) -> None:
     from videohook.config import load_settings
     from videohook.runtime import job_store
-    from videohook.tracking import LOCAL_PRINCIPAL, Caller, Tracking
+    from videohook.services.tracking import LOCAL_PRINCIPAL, Caller, Tracking
 
     load_settings.cache_clear()
     job_store.cache_clear()
@@ -109,7 +109,7 @@ def run(
 ) -> dict[str, Any]:
     """`lease_s`/`renew_every_s` default to the poller's own; the poller makes the lease at least the
     provider's timeout plus two renewals (the smoke run shortens all three)."""
-    from videohook.poller import LEASE_S, RENEW_EVERY_S
+    from videohook.services.poller import LEASE_S, RENEW_EVERY_S
 
     from devtools.local_aws import aws_env, deploy_local, receive_all, start_moto, subscribe_queue
     from devtools.sim_provider import SimProvider

@@ -7,7 +7,7 @@ video is done are compared on the same jobs:
 - the caller's usual loop (OpenAI's guide): GET every 10 s from creation until the status is terminal;
 - videohook: runs start every minute (EventBridge), each sweeps while jobs fall due within its sweep window
   (SWEEP_SECONDS, bounded by PollerFunction's Timeout in template.yaml), and every poll goes through the real
-  domain functions (`videohook.polling.decide`, hence `schedule.next_poll_delay`) as the poller calls them.
+  domain functions (`videohook.domain.polling.decide`, hence `schedule.next_poll_delay`) as the poller calls them.
 
 Delay = time from the upstream finishing to the moment the caller knows: the 10 s loop's GET answer, or
 videohook's SNS publish (poll answer + write + publish). Requests = upstream GETs per job.
@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from videohook.config import Settings
-from videohook.models import Job
-from videohook.poller import MAX_SWEEP_WAIT_S, MIN_SWEEP_GAP_S, SAFETY_MARGIN_S
-from videohook.polling import Answered, PollPolicy, decide
-from videohook.schedule import first_poll_delay
+from videohook.domain.models import Job
+from videohook.domain.polling import Answered, PollPolicy, decide
+from videohook.domain.schedule import first_poll_delay
+from videohook.services.poller import MAX_SWEEP_WAIT_S, MIN_SWEEP_GAP_S, SAFETY_MARGIN_S
 
 from bench.report import load_average, publish, table
 from devtools.local_invoke import function_spec, load_template

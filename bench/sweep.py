@@ -62,7 +62,7 @@ TARGETS = {"ratio_to_limit": 0.8, "speedup_vs_baseline": 40.0, "peak_rss_mb": 20
 
 
 def bench_jobs(count: int, now: float, provider: str = PROVIDER) -> list[Any]:
-    from videohook.models import Job, VideoStatus
+    from videohook.domain.models import Job, VideoStatus
 
     return [
         Job(
@@ -87,7 +87,7 @@ def seed(
     stack: Any, count: int, *, due_shards: int = 16, dynamodb_url: str | None = None, provider: str = PROVIDER
 ) -> None:
     """Write `count` due jobs, 25 per BatchWriteItem, 8 in parallel (not measured)."""
-    from videohook.job_store import DynamoJobStore
+    from videohook.adapters.job_store import DynamoJobStore
 
     from devtools.local_aws import client
 
@@ -189,14 +189,14 @@ def _usage() -> tuple[float, float]:
 
 def _child_poller(spec: dict[str, Any]) -> dict[str, Any]:
     import httpx
-    from videohook.aws import client
+    from videohook.adapters.aws import client
+    from videohook.adapters.coordination import DynamoRunCoordination
+    from videohook.adapters.provider_client import make_http_client
+    from videohook.adapters.publisher import SnsPublisher
+    from videohook.adapters.secrets import SecretsManagerTokens
     from videohook.config import load_settings
-    from videohook.coordination import DynamoRunCoordination
-    from videohook.poller import Poller
-    from videohook.provider_client import make_http_client
-    from videohook.publisher import SnsPublisher
     from videohook.runtime import job_store
-    from videohook.secrets import SecretsManagerTokens
+    from videohook.services.poller import Poller
 
     def httpcore_client(max_connections: int) -> httpx.AsyncClient:
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
@@ -289,7 +289,7 @@ def _http_client(
     kind: str, connections: int | None, keepalive: int | None, tls: ssl.SSLContext | None = None, http2: bool = False
 ) -> Any:
     if kind == "aiohttp-direct":
-        from videohook.provider_client import make_http_client
+        from videohook.adapters.provider_client import make_http_client
 
         return make_http_client(connections or 100)
     import httpx
@@ -343,8 +343,8 @@ def _child_probe(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _child_store(spec: dict[str, Any]) -> dict[str, Any]:
     """The store path alone: the due query, then one conditional write per job from 32 threads."""
-    from videohook.poller import STORE_THREADS
     from videohook.runtime import job_store
+    from videohook.services.poller import STORE_THREADS
 
     store = job_store()
     cpu_before, _ = _usage()

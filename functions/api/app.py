@@ -2,7 +2,7 @@
 POST /v1/jobs/{provider}/{video_id}/redeliver (HTTP API, IAM auth).
 
 Each request acts for its caller, the IAM principal API Gateway authenticated (`local` without an authorizer):
-a caller sees only the jobs they tracked, operators (OPERATOR_PRINCIPALS) every job (videohook.tracking)."""
+a caller sees only the jobs they tracked, operators (OPERATOR_PRINCIPALS) every job (videohook.services.tracking)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from videohook.domain.validation import InvalidRequest
 from videohook.observability import logger
-from videohook.redelivery import CannotRedeliver
 from videohook.runtime import redelivery, tracking
-from videohook.tracking import Caller, JobNotFound, JobOwnedElsewhere
-from videohook.validation import InvalidRequest
+from videohook.services.redelivery import CannotRedeliver
+from videohook.services.tracking import Caller, JobNotFound, JobOwnedElsewhere
 
 app = APIGatewayHttpResolver()
 

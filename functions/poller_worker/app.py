@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from videohook.config import load_settings
-from videohook.fan_out import shards_of
 from videohook.observability import logger, metrics, record_run
 from videohook.runtime import poller
+from videohook.services.fan_out import shards_of
 
 
 @metrics.log_metrics

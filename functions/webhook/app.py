@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from videohook.observability import logger, metrics, record_webhook
 from videohook.runtime import webhook_delivery
-from videohook.webhook_delivery import QueuedWebhook
+from videohook.services.webhook_delivery import QueuedWebhook
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from videohook.archive import MAX_ATTEMPTS, MAX_REDIRECTS, Archiver, ArchiveRetry
+from videohook.adapters.job_store import DynamoJobStore
+from videohook.adapters.publisher import SnsPublisher
+from videohook.adapters.secrets import SecretsManagerTokens
 from videohook.config import ProviderSettings, Settings
-from videohook.job_store import DynamoJobStore
-from videohook.publisher import SnsPublisher
-from videohook.secrets import SecretsManagerTokens
+from videohook.services.archive import MAX_ATTEMPTS, MAX_REDIRECTS, Archiver, ArchiveRetry
 
 from devtools.local_aws import client, deploy_local, receive_all, subscribe_queue
 from devtools.tls_certs import make_tls_files

@@ -8,8 +8,8 @@ import time
 import uuid
 
 import boto3
-from videohook.job_store import DynamoJobStore
-from videohook.models import Job
+from videohook.adapters.job_store import DynamoJobStore
+from videohook.domain.models import Job
 
 from devtools.sim_provider import standard_timeline
 

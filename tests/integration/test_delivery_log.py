@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import boto3
-from videohook.job_store import DynamoJobStore
-from videohook.models import Job, VideoStatus
+from videohook.adapters.job_store import DynamoJobStore
+from videohook.domain.models import Job, VideoStatus
 
 
 def store(deployed) -> DynamoJobStore:

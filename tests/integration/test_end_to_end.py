@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from videohook.events import event_id
-from videohook.models import VideoStatus
+from videohook.domain.events import event_id
+from videohook.domain.models import VideoStatus
 
 from devtools.sim_provider import standard_timeline
 

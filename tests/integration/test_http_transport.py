@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from videohook.adapters.provider_client import fetch_video, make_http_client
 from videohook.config import ProviderSettings
-from videohook.polling import Answered, Fault
-from videohook.provider_client import fetch_video, make_http_client
+from videohook.domain.polling import Answered, Fault
 
 # Each answer, and whether it is held back until the test ends ("slow": it never comes within any timeout).
 ANSWERS = {

@@ -12,8 +12,8 @@ from typing import Any
 
 import boto3
 import pytest
-from videohook.job_store import DynamoJobStore
-from videohook.models import Job
+from videohook.adapters.job_store import DynamoJobStore
+from videohook.domain.models import Job
 
 from devtools.api_events import http_api_event
 from devtools.local_invoke import invoke

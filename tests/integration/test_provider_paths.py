@@ -7,9 +7,9 @@ import asyncio
 from urllib.parse import unquote
 
 import pytest
+from videohook.adapters.provider_client import fetch_video, make_http_client
 from videohook.config import ProviderSettings
-from videohook.normalize import read_answer
-from videohook.provider_client import fetch_video, make_http_client
+from videohook.domain.normalize import read_answer
 
 from devtools.webhook_receiver import WebhookReceiver
 

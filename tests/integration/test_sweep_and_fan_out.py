@@ -8,8 +8,8 @@ import time
 import uuid
 from pathlib import Path
 
-from videohook.job_store import DynamoJobStore
-from videohook.models import Job
+from videohook.adapters.job_store import DynamoJobStore
+from videohook.domain.models import Job
 
 from devtools.local_invoke import invoke
 from devtools.local_lambda import LocalLambda

@@ -7,8 +7,8 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from videohook.ssrf import Destination, check_destination
-from videohook.webhook_sender import HttpxWebhookSender
+from videohook.adapters.webhook_sender import HttpxWebhookSender
+from videohook.domain.ssrf import Destination, check_destination
 
 from devtools.tls_certs import make_tls_files
 from devtools.webhook_receiver import ReceiverAnswer, WebhookReceiver

@@ -16,9 +16,9 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import sqs_backends
 from standardwebhooks import Webhook
-from videohook.events import event_id, event_message, pending_event_for
-from videohook.job_store import DynamoJobStore
-from videohook.models import Job, VideoStatus
+from videohook.adapters.job_store import DynamoJobStore
+from videohook.domain.events import event_id, event_message, pending_event_for
+from videohook.domain.models import Job, VideoStatus
 
 from devtools.local_aws import receive_all
 from devtools.local_invoke import LOCAL_REGION

@@ -24,8 +24,8 @@ EMIT = """
 import time
 from collections import Counter
 from videohook.observability import metrics, record_backlog, record_run, record_webhook
-from videohook.poller import RunReport
-from videohook.webhooks import Outcome
+from videohook.services.poller import RunReport
+from videohook.domain.webhooks import Outcome
 
 class Store:
     def backlog(self):

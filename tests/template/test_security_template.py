@@ -196,14 +196,15 @@ def test_the_signing_secret_and_the_table_outlive_the_stack():
 
 # -- DynamoDB: each function gets exactly the actions its code path calls ------------------------------------
 # The table adapters, and the modules (use cases) that call them, with the functions that run each module.
-ADAPTERS = {"job_store.py": "DynamoJobStore", "coordination.py": "DynamoRunCoordination"}
+# Paths inside the package, without `.py`: a caller is a module, or a package of modules (`services/poller`).
+ADAPTERS = {"adapters/job_store.py": "DynamoJobStore", "adapters/coordination.py": "DynamoRunCoordination"}
 CALLERS = {
-    "poller.py": ["PollerFunction", "PollerWorkerFunction"],
-    "observability.py": ["PollerFunction"],  # record_backlog: only functions/poller/app.py calls it
-    "tracking.py": ["ApiFunction"],
-    "redelivery.py": ["ApiFunction"],
-    "archive.py": ["ArchiveFunction"],
-    "webhook_delivery.py": ["WebhookFunction"],
+    "services/poller": ["PollerFunction", "PollerWorkerFunction"],
+    "observability": ["PollerFunction"],  # record_backlog: only functions/poller/app.py calls it
+    "services/tracking": ["ApiFunction"],
+    "services/redelivery": ["ApiFunction"],
+    "services/archive": ["ArchiveFunction"],
+    "services/webhook_delivery": ["WebhookFunction"],
 }
 # How the use cases name the adapters they are given (self._store, store, self._coordination, self._jobs ...).
 ADAPTER_RECEIVER = re.compile(r"_?(\w+_)?(store|coordination|jobs|deliveries)$")
@@ -258,8 +259,9 @@ def required_actions() -> dict[str, dict[str, set[str]]]:
     """Function -> {resource: actions} its code calls, from every adapter method each module references."""
     methods = adapter_methods()
     required: dict[str, dict[str, set[str]]] = {name: {} for name in FUNCTIONS}
-    for path in PACKAGE.glob("*.py"):
-        if path.name in ADAPTERS or path.name == "runtime.py":
+    for path in PACKAGE.rglob("*.py"):
+        module = path.relative_to(PACKAGE).as_posix()
+        if module in ADAPTERS or module == "runtime.py" or module.startswith("cli/"):
             continue
         referenced = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -270,8 +272,9 @@ def required_actions() -> dict[str, dict[str, set[str]]]:
                     referenced.add(node.attr)
         if not referenced:
             continue
-        assert path.name in CALLERS, f"{path.name} calls the table ({sorted(referenced)}): add it to CALLERS"
-        for function in CALLERS[path.name]:
+        caller = next((c for c in CALLERS if module.removesuffix(".py") == c or module.startswith(c + "/")), None)
+        assert caller is not None, f"{module} calls the table ({sorted(referenced)}): add it to CALLERS"
+        for function in CALLERS[caller]:
             for method in referenced:
                 for action in methods[method]:
                     resource = INDEX if action == "Query" else TABLE

@@ -127,7 +127,7 @@ def test_workers_cannot_pile_up_either():
 
 
 def test_a_run_sweeps_no_longer_than_its_timeout_allows():
-    from videohook.poller import SAFETY_MARGIN_S
+    from videohook.services.poller import SAFETY_MARGIN_S
 
     poller = TEMPLATE["Resources"]["PollerFunction"]["Properties"]
     sweep = TEMPLATE["Parameters"]["SweepSeconds"]

@@ -4,10 +4,10 @@ are announced rather than lost."""
 import json
 
 import pytest
-from videohook.archive import MAX_ATTEMPTS, Archiver, ArchiveRetry
+from videohook.adapters.event_routing import RoutedPublisher
 from videohook.config import ProviderSettings, Settings
-from videohook.event_routing import RoutedPublisher
 from videohook.ports import OutgoingEvent
+from videohook.services.archive import MAX_ATTEMPTS, Archiver, ArchiveRetry
 
 SETTINGS = Settings(
     jobs_table="t",

@@ -3,8 +3,8 @@
 import json
 import re
 
-from videohook.events import event_id, event_message, pending_event_for
-from videohook.models import Job, VideoStatus
+from videohook.domain.events import event_id, event_message, pending_event_for
+from videohook.domain.models import Job, VideoStatus
 
 
 def test_event_id_is_stable_and_shaped_like_openai():

@@ -2,7 +2,7 @@
 
 import pytest
 from videohook.config import ConfigError, FanOut
-from videohook.fan_out import Dispatcher, shard_groups, shards_of
+from videohook.services.fan_out import Dispatcher, shard_groups, shards_of
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3, 4, 5, 16])

@@ -1,8 +1,8 @@
 """Normalisation of every answer shape in the seeds and in OpenAI's video object."""
 
 import pytest
-from videohook.models import Reading, Unreadable, VideoStatus
-from videohook.normalize import read_answer
+from videohook.domain.models import Reading, Unreadable, VideoStatus
+from videohook.domain.normalize import read_answer
 
 BASE = "https://gw.example"
 

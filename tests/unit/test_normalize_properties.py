@@ -7,9 +7,9 @@ import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from videohook.models import Job, Reading, Unreadable, VideoStatus
-from videohook.normalize import STATUS_MAP, read_answer
-from videohook.polling import Answered, PollPolicy, decide
+from videohook.domain.models import Job, Reading, Unreadable, VideoStatus
+from videohook.domain.normalize import STATUS_MAP, read_answer
+from videohook.domain.polling import Answered, PollPolicy, decide
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text()
 json_values = st.recursive(

@@ -5,9 +5,9 @@ import json
 
 import pytest
 from videohook.config import ConfigError, Settings
-from videohook.events import event_message, pending_event_for
-from videohook.models import Job, VideoStatus, public_callback_url
-from videohook.tracking import Caller, canonical_principal
+from videohook.domain.events import event_message, pending_event_for
+from videohook.domain.models import Job, VideoStatus, public_callback_url
+from videohook.services.tracking import Caller, canonical_principal
 
 ROLE = "arn:aws:iam::123456789012:role/videohook-app"
 

@@ -2,8 +2,8 @@
 URL's (canonical) host; path and query travel as given, the fragment never does."""
 
 import httpx
-from videohook.pinned_http import pinned_request, pinned_url
-from videohook.ssrf import check_destination
+from videohook.adapters.pinned_http import pinned_request, pinned_url
+from videohook.domain.ssrf import check_destination
 
 
 def test_the_address_replaces_the_host_and_the_name_stays_in_host_and_sni():

@@ -1,7 +1,7 @@
 """The pure decision of what one poll means for a job."""
 
-from videohook.models import Job, VideoStatus
-from videohook.polling import Answered, Fault, PollPolicy, decide
+from videohook.domain.models import Job, VideoStatus
+from videohook.domain.polling import Answered, Fault, PollPolicy, decide
 
 NOW = 1_761_234_600.0
 POLICY = PollPolicy(base_s=10, max_age_s=21600, rand=lambda: 1.0)

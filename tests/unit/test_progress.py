@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from videohook.models import Job, VideoStatus
-from videohook.progress import PROGRESS_INTERVAL_S, announce_progress, progress_event
-from videohook.validation import InvalidRequest, parse_track_request
+from videohook.domain.models import Job, VideoStatus
+from videohook.domain.progress import PROGRESS_INTERVAL_S, announce_progress, progress_event
+from videohook.domain.validation import InvalidRequest, parse_track_request
 
 QUEUED = Job("hingnet", "v1", progress_events=True, tracked_at=1000)
 T0 = 2000.0

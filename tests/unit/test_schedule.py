@@ -1,7 +1,7 @@
 """Next-poll decisions."""
 
 import pytest
-from videohook.schedule import (
+from videohook.domain.schedule import (
     AIM,
     MAX_BACKOFF_S,
     MAX_EXTRAPOLATION,

@@ -7,7 +7,7 @@ import socket
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from videohook.ssrf import (
+from videohook.domain.ssrf import (
     DestinationRefused,
     DestinationUnresolved,
     check_destination,

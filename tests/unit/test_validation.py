@@ -5,8 +5,8 @@ import ipaddress
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from videohook.ssrf import DestinationRefused, check_destination
-from videohook.validation import InvalidRequest, parse_track_request
+from videohook.domain.ssrf import DestinationRefused, check_destination
+from videohook.domain.validation import InvalidRequest, parse_track_request
 
 PROVIDERS = {"hingnet", "skyengine"}
 

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 
 import pytest
 from standardwebhooks import Webhook
+from videohook.adapters.secrets import TokenUnavailable
 from videohook.config import Settings
-from videohook.events import event_message, final_event, pending_event_for
-from videohook.models import Job, VideoStatus
+from videohook.domain.events import event_message, final_event, pending_event_for
+from videohook.domain.models import Job, VideoStatus
+from videohook.domain.progress import progress_event
+from videohook.domain.webhooks import Answer, Outcome
 from videohook.observability import logger
-from videohook.progress import progress_event
-from videohook.secrets import TokenUnavailable
-from videohook.webhook_delivery import QueuedWebhook, WebhookDelivery
-from videohook.webhooks import Answer, Outcome
+from videohook.services.webhook_delivery import QueuedWebhook, WebhookDelivery
 
 SECRET = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NOW = 1761234690.0

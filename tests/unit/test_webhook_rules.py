@@ -6,7 +6,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from videohook.config import DEFAULT_WEBHOOK_RETRY_SCHEDULE, ConfigError, Settings, parse_retry_schedule
-from videohook.webhooks import (
+from videohook.domain.webhooks import (
     MAX_DELAY_S,
     Answer,
     Outcome,

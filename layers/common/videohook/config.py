@@ -16,7 +16,7 @@ PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 MAX_WEBHOOK_DELAY_S = 43200  # SQS: a message stays invisible at most 12 h per receive
 # An IAM principal ARN (user, role, assumed-role session, root...) or `local`, the caller where there is no
-# authorizer (local runs); see videohook.tracking.canonical_principal.
+# authorizer (local runs); see videohook.services.tracking.canonical_principal.
 PRINCIPAL = re.compile(r"^(local|arn:[a-z-]+:(iam|sts)::[0-9]{12}:[A-Za-z0-9_+=,.@/-]+)$")
 
 
@@ -46,7 +46,7 @@ class Settings:
     job_retention_days: int = 30
     allow_loopback_callbacks: bool = False
     sweep_s: float = 53.0  # a run keeps sweeping for jobs falling due this long (0: one sweep per run)
-    # Archive (parameter ArchiveVideos): completed events go to the archive queue first (videohook.archive)
+    # Archive (parameter ArchiveVideos): completed events go to the archive queue first (videohook.services.archive)
     archive_queue_url: str = ""
     archive_bucket: str = ""
     archive_url_ttl_s: int = 3600

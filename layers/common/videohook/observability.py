@@ -9,9 +9,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 if TYPE_CHECKING:
-    from videohook.fan_out import DispatchReport
-    from videohook.job_store import DynamoJobStore
-    from videohook.poller import RunReport
+    from videohook.adapters.job_store import DynamoJobStore
+    from videohook.services.fan_out import DispatchReport
+    from videohook.services.poller import RunReport
 
 logger = Logger()
 metrics = Metrics()

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from videohook.models import Job
-from videohook.ssrf import Destination
-from videohook.webhooks import Answer
+from videohook.domain.events import OutgoingEvent
+from videohook.domain.models import Job
+from videohook.domain.ssrf import Destination
+from videohook.domain.webhooks import Answer
 
 
-@dataclass(frozen=True)
-class OutgoingEvent:
-    event_id: str
-    body: str
-    attributes: dict[str, str]
+class ShardsFailed(Exception):
+    """Some due shards' calls failed (after boto3's retries) while the others answered: what the others gave
+    (`result`, combined), and each failed shard's error. Raised by the store and the run coordination
+    (`adapters.shard_calls.each_shard`), handled by the poller: a failed shard costs only its own jobs."""
+
+    def __init__(self, what: str, result: Any, failed: dict[int, Exception]) -> None:
+        reasons = sorted({type(exc).__name__ for exc in failed.values()})
+        super().__init__(f"{len(failed)} due shard(s): {what} failed ({', '.join(reasons)})")
+        self.what = what
+        self.result = result
+        self.failed = failed
 
 
 class JobStore(Protocol):

@@ -12,21 +12,21 @@ from typing import TYPE_CHECKING
 from videohook.config import ConfigError, load_fan_out, load_settings
 
 if TYPE_CHECKING:
-    from videohook.archive import Archiver
-    from videohook.fan_out import Dispatcher
-    from videohook.job_store import DynamoJobStore
-    from videohook.poller import Poller
+    from videohook.adapters.job_store import DynamoJobStore
+    from videohook.adapters.webhook_queue import SqsWebhookQueue
     from videohook.ports import EventPublisher
-    from videohook.redelivery import Redelivery
-    from videohook.tracking import Tracking
-    from videohook.webhook_delivery import WebhookDelivery
-    from videohook.webhook_queue import SqsWebhookQueue
+    from videohook.services.archive import Archiver
+    from videohook.services.fan_out import Dispatcher
+    from videohook.services.poller import Poller
+    from videohook.services.redelivery import Redelivery
+    from videohook.services.tracking import Tracking
+    from videohook.services.webhook_delivery import WebhookDelivery
 
 
 @cache
 def job_store() -> DynamoJobStore:
-    from videohook.aws import client
-    from videohook.job_store import DynamoJobStore
+    from videohook.adapters.aws import client
+    from videohook.adapters.job_store import DynamoJobStore
 
     settings = load_settings()
     return DynamoJobStore(
@@ -39,10 +39,10 @@ def job_store() -> DynamoJobStore:
 
 @cache
 def poller() -> Poller:
-    from videohook.aws import client
-    from videohook.coordination import DynamoRunCoordination
-    from videohook.poller import Poller
-    from videohook.secrets import SecretsManagerTokens
+    from videohook.adapters.aws import client
+    from videohook.adapters.coordination import DynamoRunCoordination
+    from videohook.adapters.secrets import SecretsManagerTokens
+    from videohook.services.poller import Poller
 
     settings = load_settings()
     if not settings.events_topic_arn:
@@ -58,9 +58,9 @@ def poller() -> Poller:
 
 def event_publisher() -> EventPublisher:
     """The topic; with archiving on, completed events go to the archive queue first (ArchiveFunction)."""
-    from videohook.aws import client
-    from videohook.event_routing import RoutedPublisher, SqsEventQueue
-    from videohook.publisher import SnsPublisher
+    from videohook.adapters.aws import client
+    from videohook.adapters.event_routing import RoutedPublisher, SqsEventQueue
+    from videohook.adapters.publisher import SnsPublisher
 
     settings = load_settings()
     topic = SnsPublisher(client("sns"), settings.events_topic_arn)
@@ -75,9 +75,9 @@ def dispatcher() -> Dispatcher | None:
     fan_out = load_fan_out()
     if fan_out.workers <= 1:
         return None
-    from videohook.aws import client
-    from videohook.fan_out import Dispatcher
-    from videohook.worker_launcher import LambdaWorkerLauncher
+    from videohook.adapters.aws import client
+    from videohook.adapters.worker_launcher import LambdaWorkerLauncher
+    from videohook.services.fan_out import Dispatcher
 
     launcher = LambdaWorkerLauncher(client("lambda"), fan_out.worker_function)
     return Dispatcher(launcher, due_shards=load_settings().due_shards, workers=fan_out.workers)
@@ -85,10 +85,10 @@ def dispatcher() -> Dispatcher | None:
 
 @cache
 def archiver() -> Archiver:
-    from videohook.archive import Archiver
-    from videohook.aws import client
-    from videohook.publisher import SnsPublisher
-    from videohook.secrets import SecretsManagerTokens
+    from videohook.adapters.aws import client
+    from videohook.adapters.publisher import SnsPublisher
+    from videohook.adapters.secrets import SecretsManagerTokens
+    from videohook.services.archive import Archiver
 
     settings = load_settings()
     if not settings.archive_bucket or not settings.events_topic_arn:
@@ -99,15 +99,15 @@ def archiver() -> Archiver:
 
 @cache
 def tracking() -> Tracking:
-    from videohook.tracking import Tracking
+    from videohook.services.tracking import Tracking
 
     return Tracking(load_settings(), job_store())
 
 
 # -- webhooks -----------------------------------------------------------------------------------------------
 def _webhook_queue() -> SqsWebhookQueue:
-    from videohook.aws import client
-    from videohook.webhook_queue import SqsWebhookQueue
+    from videohook.adapters.aws import client
+    from videohook.adapters.webhook_queue import SqsWebhookQueue
 
     settings = load_settings()
     if not settings.webhook_queue_url:
@@ -117,9 +117,9 @@ def _webhook_queue() -> SqsWebhookQueue:
 
 @cache
 def webhook_delivery() -> WebhookDelivery:
-    from videohook.secrets import SecretsManagerTokens
-    from videohook.webhook_delivery import WebhookDelivery
-    from videohook.webhook_sender import HttpxWebhookSender, system_resolver
+    from videohook.adapters.secrets import SecretsManagerTokens
+    from videohook.adapters.webhook_sender import HttpxWebhookSender, system_resolver
+    from videohook.services.webhook_delivery import WebhookDelivery
 
     settings = load_settings()
     if not settings.webhook_secret_arn:
@@ -137,6 +137,6 @@ def webhook_delivery() -> WebhookDelivery:
 
 @cache
 def redelivery() -> Redelivery:
-    from videohook.redelivery import Redelivery
+    from videohook.services.redelivery import Redelivery
 
     return Redelivery(load_settings(), job_store(), _webhook_queue())

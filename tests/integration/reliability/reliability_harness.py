@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from videohook.aws import CLIENT_CONFIG
+from videohook.adapters.aws import CLIENT_CONFIG
+from videohook.adapters.coordination import DynamoRunCoordination
+from videohook.adapters.job_store import DynamoJobStore
+from videohook.adapters.publisher import SnsPublisher
+from videohook.adapters.secrets import SecretsManagerTokens
 from videohook.config import ProviderSettings, Settings
-from videohook.coordination import DynamoRunCoordination
-from videohook.job_store import DynamoJobStore
-from videohook.models import Job
-from videohook.poller import Poller, RunReport
-from videohook.publisher import SnsPublisher
-from videohook.secrets import SecretsManagerTokens
-from videohook.tracking import LOCAL_PRINCIPAL, Caller, Tracking
+from videohook.domain.models import Job
+from videohook.services.poller import Poller, RunReport
+from videohook.services.tracking import LOCAL_PRINCIPAL, Caller, Tracking
 
 from devtools.local_aws import receive_all
 from devtools.sim_provider import SimProvider
@@ -296,8 +296,8 @@ class Harness:
 
     def expect_events(self, *jobs: tuple[str, str, str]) -> set[str]:
         """Register the transitions (provider, video_id, final status) this test must see announced."""
-        from videohook.events import event_id
-        from videohook.models import VideoStatus
+        from videohook.domain.events import event_id
+        from videohook.domain.models import VideoStatus
 
         ids = {event_id(provider, video, VideoStatus(status)) for provider, video, status in jobs}
         LEDGER.expected_ids |= ids
@@ -364,7 +364,7 @@ def hooked_http(before_request: Callable[..., Any]) -> Callable[[int], Any]:
     """The poller's own aiohttp session with `before_request(session, context, params)` called as each request
     starts (an aiohttp trace hook): what it raises, the request raises."""
     import aiohttp
-    from videohook.provider_client import make_http_client
+    from videohook.adapters.provider_client import make_http_client
 
     def factory(connections: int) -> aiohttp.ClientSession:
         trace = aiohttp.TraceConfig()

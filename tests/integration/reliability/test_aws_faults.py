@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from videohook.poller import RunFailed
-from videohook.secrets import SecretsManagerTokens
+from videohook.adapters.secrets import SecretsManagerTokens
+from videohook.services.poller import RunFailed
 
 from devtools.sim_provider import standard_timeline
 

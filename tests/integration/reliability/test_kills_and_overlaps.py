@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from reliability_harness import Killed, KillSwitch
-from videohook.poller import LEASE_S
+from videohook.services.poller import LEASE_S
 
 
 def vid(prefix: str) -> str:

@@ -11,9 +11,9 @@ from collections import defaultdict
 
 import pytest
 from reliability_harness import Killed, KillSwitch, hooked_http
+from videohook.adapters.coordination import DynamoRunCoordination
 from videohook.config import Settings
-from videohook.coordination import DynamoRunCoordination
-from videohook.poller import LEASE_S, RunFailed
+from videohook.services.poller import LEASE_S, RunFailed
 
 
 def vid(prefix: str) -> str:

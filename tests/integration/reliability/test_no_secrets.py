@@ -10,9 +10,9 @@ import secrets
 import uuid
 
 import pytest
+from videohook.adapters.secrets import SecretsManagerTokens
 from videohook.observability import record_run
-from videohook.poller import RunFailed
-from videohook.secrets import SecretsManagerTokens
+from videohook.services.poller import RunFailed
 
 from devtools.local_webhooks import pump
 from devtools.sim_provider import standard_timeline

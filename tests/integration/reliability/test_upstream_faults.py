@@ -12,9 +12,9 @@ from email.utils import format_datetime
 
 import pytest
 from reliability_harness import LEDGER
-from videohook.coordination import DynamoRunCoordination
+from videohook.adapters.coordination import DynamoRunCoordination
 from videohook.observability import record_run
-from videohook.poller import DEFAULT_RATE_LIMIT_PAUSE_S
+from videohook.services.poller import DEFAULT_RATE_LIMIT_PAUSE_S
 
 from devtools.sim_provider import standard_timeline
 

@@ -64,7 +64,7 @@ def stop(args: argparse.Namespace) -> int:
 
 
 def ls(args: argparse.Namespace) -> int:
-    from videohook.job_store import DynamoJobStore  # the table's own item mapping
+    from videohook.adapters.job_store import DynamoJobStore  # the table's own item mapping
 
     target = target_of(args)
     store = DynamoJobStore(target.client("dynamodb"), target.table_name, due_shards=target.due_shards, retention_s=0)

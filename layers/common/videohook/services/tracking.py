@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from videohook.config import Settings
-from videohook.models import Job
+from videohook.domain.models import Job
+from videohook.domain.schedule import first_poll_delay
+from videohook.domain.validation import check_provider, check_video_id, parse_track_request
 from videohook.ports import JobStore
-from videohook.schedule import first_poll_delay
-from videohook.validation import check_provider, check_video_id, parse_track_request
 
 LOCAL_PRINCIPAL = "local"  # the caller where there is no authorizer (local runs, the CLI's local stack)
 _ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>[0-9]{12}):assumed-role/(?P<role>[^/]+)/.+$")

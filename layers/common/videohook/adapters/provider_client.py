@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from videohook.config import ProviderSettings
-from videohook.polling import Answered, Fault, PollResult
+from videohook.domain.polling import Answered, Fault, PollResult
 
 if TYPE_CHECKING:
     import aiohttp

@@ -5,22 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
+
+from videohook.ports import ShardsFailed
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class ShardsFailed(Exception):
-    """Some shards' calls failed (after boto3's retries) while the others answered: what the others gave
-    (`result`, combined), and each failed shard's error."""
-
-    def __init__(self, what: str, result: Any, failed: dict[int, Exception]) -> None:
-        reasons = sorted({type(exc).__name__ for exc in failed.values()})
-        super().__init__(f"{len(failed)} due shard(s): {what} failed ({', '.join(reasons)})")
-        self.what = what
-        self.result = result
-        self.failed = failed
 
 
 def each_shard(

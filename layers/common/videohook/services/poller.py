@@ -43,24 +43,24 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from videohook.adapters.provider_client import fetch_video, make_http_client, usable_token
 from videohook.config import ProviderSettings, Settings
-from videohook.events import event_message
-from videohook.models import Job
+from videohook.domain.events import event_message
+from videohook.domain.models import Job
+from videohook.domain.polling import Decision, Fault, PollPolicy, PollResult, decide
+from videohook.domain.progress import announce_progress, progress_event
 from videohook.observability import logger
-from videohook.polling import Decision, Fault, PollPolicy, PollResult, decide
 from videohook.ports import (
     EventPublisher,
     JobStore,
     OutgoingEvent,
     RunCoordination,
+    ShardsFailed,
     TokenSource,
 )
-from videohook.progress import announce_progress, progress_event
-from videohook.provider_client import fetch_video, make_http_client, usable_token
-from videohook.shard_calls import ShardsFailed
 
 if TYPE_CHECKING:
-    from videohook.provider_client import PollHttp
+    from videohook.adapters.provider_client import PollHttp
 
 # Stop starting polls this long before the function's timeout; writes and publishes need the rest.
 SAFETY_MARGIN_S = 8.0

@@ -8,9 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from videohook.models import Job, PendingEvent, VideoStatus
+from videohook.domain.models import Job, PendingEvent, VideoStatus
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    """One message for the topic: its id, its JSON body, and its filterable attributes."""
+
+    event_id: str
+    body: str
+    attributes: dict[str, str]
+
 
 EVENT_TYPES = {VideoStatus.COMPLETED: "video.completed", VideoStatus.FAILED: "video.failed"}
 

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 
 import httpx
 
-from videohook.pinned_http import pinned_async_client, pinned_request, system_resolver
-from videohook.provider_client import parse_retry_after
-from videohook.ssrf import Destination
-from videohook.webhooks import Answer
+from videohook.adapters.pinned_http import pinned_async_client, pinned_request, system_resolver
+from videohook.adapters.provider_client import parse_retry_after
+from videohook.domain.ssrf import Destination
+from videohook.domain.webhooks import Answer
 
 __all__ = ["USER_AGENT", "HttpxWebhookSender", "system_resolver"]
 

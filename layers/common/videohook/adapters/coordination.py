@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from videohook.shard_calls import each_shard
+from videohook.adapters.shard_calls import each_shard
 
 PURGE_AFTER_S = 86400
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from videohook.events import pending_event_for
-from videohook.models import Job, PendingEvent, Reading, Unreadable, VideoStatus
-from videohook.normalize import read_answer
-from videohook.schedule import backoff_delay, next_poll_delay
+from videohook.domain.events import pending_event_for
+from videohook.domain.models import Job, PendingEvent, Reading, Unreadable, VideoStatus
+from videohook.domain.normalize import read_answer
+from videohook.domain.schedule import backoff_delay, next_poll_delay
 
 NOT_FOUND_LIMIT = 3
 

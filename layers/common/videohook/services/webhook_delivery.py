@@ -25,14 +25,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from videohook.config import PROVIDER_NAME, Settings
-from videohook.events import EVENT_TYPES, event_message, final_event
-from videohook.models import Job, VideoStatus
-from videohook.observability import logger
-from videohook.ports import DeliveryLog, JobReader, OutgoingEvent, TokenSource, WebhookQueue, WebhookSender
-from videohook.progress import PROGRESS_EVENT, progress_event
-from videohook.ssrf import Destination, DestinationRefused, DestinationUnresolved, Resolver, check_destination
-from videohook.validation import InvalidRequest, check_video_id
-from videohook.webhooks import (
+from videohook.domain.events import EVENT_TYPES, OutgoingEvent, event_message, final_event
+from videohook.domain.models import Job, VideoStatus
+from videohook.domain.progress import PROGRESS_EVENT, progress_event
+from videohook.domain.ssrf import Destination, DestinationRefused, DestinationUnresolved, Resolver, check_destination
+from videohook.domain.validation import InvalidRequest, check_video_id
+from videohook.domain.webhooks import (
     DELIVERY_LOG_SIZE,
     Answer,
     Outcome,
@@ -42,6 +40,8 @@ from videohook.webhooks import (
     signed_headers,
     signing_key,
 )
+from videohook.observability import logger
+from videohook.ports import DeliveryLog, JobReader, TokenSource, WebhookQueue, WebhookSender
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from videohook.config import Settings
-from videohook.events import event_message, final_event
+from videohook.domain.events import event_message, final_event
+from videohook.domain.validation import check_provider, check_video_id
 from videohook.ports import JobStore, WebhookQueue
-from videohook.tracking import Caller, JobNotFound
-from videohook.validation import check_provider, check_video_id
+from videohook.services.tracking import Caller, JobNotFound
 
 
 class CannotRedeliver(Exception):

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from videohook.ssrf import Destination, Resolver
+from videohook.domain.ssrf import Destination, Resolver
 
 RESOLVE_TIMEOUT_S = 5.0
 _resolver_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")

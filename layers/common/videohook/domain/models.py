@@ -74,15 +74,15 @@ class Job:
     not_found_streak: int = 0
     error_streak: int = 0
     pending_event: PendingEvent | None = None
-    # opt-in video.progress events (videohook.progress): the progress last announced, and when
+    # opt-in video.progress events (videohook.domain.progress): the progress last announced, and when
     progress_events: bool = False
     progress_announced: int | float | None = None
     progress_announced_at: int | None = None
-    # the archived copy (videohook.archive): {s3_uri, url, url_expires_at, bytes, sha256} or {error}
+    # the archived copy (videohook.services.archive): {s3_uri, url, url_expires_at, bytes, sha256} or {error}
     archive: dict[str, Any] | None = None
-    # webhook delivery attempts, oldest first, the last few only (see videohook.webhooks.delivery_record)
+    # webhook delivery attempts, oldest first, the last few only (see videohook.domain.webhooks.delivery_record)
     deliveries: tuple[dict[str, Any], ...] = ()
-    # the principal that tracked it (videohook.tracking.canonical_principal); None for a job stored before
+    # the principal that tracked it (videohook.services.tracking.canonical_principal); None for a job stored before
     # jobs had owners (only operators see those). Never part of the public job object or of an event.
     owner: str | None = None
 

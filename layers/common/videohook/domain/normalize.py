@@ -10,7 +10,7 @@ import math
 from typing import Any
 from urllib.parse import quote
 
-from videohook.models import Reading, Unreadable, VideoStatus
+from videohook.domain.models import Reading, Unreadable, VideoStatus
 
 STATUS_MAP: dict[str, VideoStatus] = {
     "queued": VideoStatus.QUEUED,

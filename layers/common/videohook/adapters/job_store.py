@@ -20,9 +20,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from videohook.models import VIDEO_FIELDS, Job, PendingEvent, VideoStatus
+from videohook.adapters.shard_calls import each_shard
+from videohook.domain.models import VIDEO_FIELDS, Job, PendingEvent, VideoStatus
 from videohook.observability import logger
-from videohook.shard_calls import each_shard
 
 DUE_INDEX = "due"
 _serializer = TypeSerializer()
@@ -216,7 +216,7 @@ class DynamoJobStore:
         if pending_only:
             jobs = self.due_jobs(now=2**40)
         else:
-            # Run-coordination items (videohook.coordination) share the table under keys starting with `_`.
+            # Run-coordination items (videohook.adapters.coordination) share the table under keys starting with `_`.
             jobs = []
             request: dict[str, Any] = {
                 "TableName": self._table,

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from videohook.ports import OutgoingEvent
+from videohook.domain.events import OutgoingEvent
 
 BATCH_SIZE = 10  # PublishBatch's limit
 

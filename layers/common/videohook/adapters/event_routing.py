@@ -12,7 +12,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from videohook.ports import EventPublisher, OutgoingEvent
+from videohook.domain.events import OutgoingEvent
+from videohook.ports import EventPublisher
 
 BATCH_SIZE = 10  # SendMessageBatch's limit
 

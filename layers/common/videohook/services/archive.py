@@ -32,12 +32,13 @@ from urllib.parse import urljoin
 
 import httpx
 
+from videohook.adapters.pinned_http import pinned_client, pinned_request, system_resolver
 from videohook.config import Settings
-from videohook.models import Job
+from videohook.domain.events import OutgoingEvent
+from videohook.domain.models import Job
+from videohook.domain.ssrf import DestinationRefused, DestinationUnresolved, Resolver, check_destination
 from videohook.observability import logger
-from videohook.pinned_http import pinned_client, pinned_request, system_resolver
-from videohook.ports import EventPublisher, OutgoingEvent, TokenSource
-from videohook.ssrf import DestinationRefused, DestinationUnresolved, Resolver, check_destination
+from videohook.ports import EventPublisher, TokenSource
 
 PART_SIZE = 8 * 1024 * 1024  # S3 parts are at least 5 MiB (but the last)
 CHUNK_SIZE = 1024 * 1024

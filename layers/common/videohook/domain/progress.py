@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from videohook.models import Job, VideoStatus
-from videohook.ports import OutgoingEvent
+from videohook.domain.events import OutgoingEvent
+from videohook.domain.models import Job, VideoStatus
 
 PROGRESS_EVENT = "video.progress"
 PROGRESS_OPTION = "progress"  # the value of `events` at POST /v1/jobs that opts in

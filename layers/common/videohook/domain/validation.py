@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from videohook.ssrf import DestinationRefused, check_url
+from videohook.domain.ssrf import DestinationRefused, check_url
 
 MAX_VIDEO_ID = 200
 MAX_METADATA_PAIRS = 16
@@ -15,7 +15,7 @@ MAX_METADATA_VALUE = 512
 MAX_CALLBACK_URL = 2048
 MAX_DURATION_S = 86400
 TRACK_FIELDS = ("provider", "video_id", "callback_url", "metadata", "duration", "events")
-EVENT_OPTIONS = ("progress",)  # optional events a job may ask for (videohook.progress)
+EVENT_OPTIONS = ("progress",)  # optional events a job may ask for (videohook.domain.progress)
 
 
 class InvalidRequest(ValueError):

@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
-from videohook.aws import client
+from videohook.adapters.aws import client
 
 TOKEN_CACHE_S = 300
 
