@@ -28,11 +28,11 @@ help:
 	@echo "make local     the local stack for the CLI (= .venv/bin/videohook local up)"
 	@echo "make bench     every benchmark (~15 min): tables, bench/results/*.json; see docs/performance.md"
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps -e .  # the `videohook` command: .venv/bin/videohook
+	$(PY) -m pip install --quiet --no-deps -e .  # the `videohook` command (cli/videohook_cli): .venv/bin/videohook
 	touch $@
 
 $(SAM_VENV)/.installed:
@@ -53,7 +53,7 @@ demo: $(VENV)/.installed
 	$(PY) -m devtools.demo
 
 local: $(VENV)/.installed
-	PYTHONPATH=layers/common $(PY) -m videohook.cli local up
+	PYTHONPATH=layers/common:cli $(PY) -m videohook_cli local up
 
 test: setup lint
 	$(PY) -m pytest
@@ -67,7 +67,7 @@ integration: $(VENV)/.installed
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/common/videohook devtools bench functions/poller/app.py
+	$(VENV)/bin/mypy layers/common/videohook cli/videohook_cli devtools bench functions/poller/app.py
 	$(VENV)/bin/mypy functions/api/app.py
 	$(VENV)/bin/mypy functions/poller_worker/app.py
 	$(VENV)/bin/mypy functions/archive/app.py

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from videohook.cli.errors import CliError
-from videohook.cli.state import LocalState, read_state, remove_state, write_state
+from videohook_cli.errors import CliError
+from videohook_cli.state import LocalState, read_state, remove_state, write_state
 
 from devtools.api_server import ApiServer
 from devtools.local_aws import LocalMoto, aws_env, deploy_local

@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from videohook.cli import main
+from videohook_cli import main
 
 from devtools.webhook_receiver import WebhookReceiver
 
@@ -36,11 +36,11 @@ COMMAND_TIMEOUT_S = 60
 
 
 def cli_env(state_file: Path, **extra: str) -> dict[str, str]:
-    """A user's environment: the package importable (as `pip install -e .` makes it), no AWS settings."""
+    """A user's environment: the packages importable (as `pip install -e .` makes them), no AWS settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONPATH"}
     env.update(
         {
-            "PYTHONPATH": str(ROOT / "layers" / "common"),
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT / "cli")]),
             "VIDEOHOOK_STATE_FILE": str(state_file),
             "AWS_EC2_METADATA_DISABLED": "true",
             "PYTHONUNBUFFERED": "1",
@@ -56,7 +56,7 @@ class Cli:
     cwd: Path
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "videohook.cli", *args]
+        return [sys.executable, "-m", "videohook_cli", *args]
 
     def run(self, *args: str, timeout: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

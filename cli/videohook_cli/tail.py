@@ -16,8 +16,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from videohook.cli.errors import CliError
-from videohook.cli.target import Target
+from videohook_cli.errors import CliError
+from videohook_cli.target import Target
 
 QUEUE_PREFIX = "videohook-tail-"
 RETENTION_S = 3600

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from videohook.cli.errors import CliError
+from videohook_cli.errors import CliError
 
 
 def find_checkout() -> Path | None:
     """The checkout this package was installed from (editable or run in place), else one around the cwd."""
-    here = Path(__file__).resolve()  # <checkout>/layers/common/videohook/cli/checkout.py when run from one
-    candidates = [*here.parents[3:5], Path.cwd(), *Path.cwd().parents]
+    here = Path(__file__).resolve()  # <checkout>/cli/videohook_cli/checkout.py when run from one
+    candidates = [*here.parents[2:4], Path.cwd(), *Path.cwd().parents]
     for directory in candidates:
         if (directory / "template.yaml").is_file() and (directory / "devtools" / "local_stack.py").is_file():
             return directory

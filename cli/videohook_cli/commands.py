@@ -9,11 +9,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from videohook.cli import render
-from videohook.cli.api import JobsApi
-from videohook.cli.errors import EXIT_ERROR, EXIT_OK, EXIT_TIMEOUT, EXIT_VIDEO_FAILED, CliError
-from videohook.cli.tail import TemporaryQueue, filter_policy
-from videohook.cli.target import Target, resolve_target
+from videohook_cli import render
+from videohook_cli.api import JobsApi
+from videohook_cli.errors import EXIT_ERROR, EXIT_OK, EXIT_TIMEOUT, EXIT_VIDEO_FAILED, CliError
+from videohook_cli.tail import TemporaryQueue, filter_policy
+from videohook_cli.target import Target, resolve_target
 
 TERMINAL = ("completed", "failed")
 
@@ -130,7 +130,7 @@ def events_tail(args: argparse.Namespace) -> int:
 
 
 def local_up(args: argparse.Namespace) -> int:
-    from videohook.cli.checkout import import_local_stack
+    from videohook_cli.checkout import import_local_stack
 
     local_stack = import_local_stack()
     return int(
@@ -151,7 +151,7 @@ def local_down(args: argparse.Namespace) -> int:
     import os
     import signal
 
-    from videohook.cli.state import read_state
+    from videohook_cli.state import read_state
 
     state = read_state(args.state_file)
     if state is None or not state.running:

@@ -1,5 +1,5 @@
-"""Pure parts of the `videohook` command, and its place in the package (a console script, never loaded by
-the functions)."""
+"""Pure parts of the `videohook` command, and its place in the project (a console script from a package of
+its own, never loaded by the functions)."""
 
 import subprocess
 import sys
@@ -7,10 +7,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from videohook.cli.errors import CliError
-from videohook.cli.render import progress_bar, watch_line
-from videohook.cli.state import LocalState, read_state, remove_state, write_state
-from videohook.cli.tail import filter_policy
+from videohook_cli.errors import CliError
+from videohook_cli.render import progress_bar, watch_line
+from videohook_cli.state import LocalState, read_state, remove_state, write_state
+from videohook_cli.tail import filter_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ def test_state_file_round_trip_and_only_its_owner_removes_it(tmp_path):
 
 def test_console_script_points_at_the_cli_and_the_package_maps_from_the_layer():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert project["project"]["scripts"]["videohook"] == "videohook.cli:main"
+    assert project["project"]["scripts"]["videohook"] == "videohook_cli:main"
     assert project["tool"]["setuptools"]["package-dir"] == {"": "layers/common"}
     assert "pip install --quiet --no-deps -e ." in (ROOT / "Makefile").read_text()
 
@@ -57,7 +57,7 @@ def test_console_script_points_at_the_cli_and_the_package_maps_from_the_layer():
 def test_functions_never_load_the_cli(function):
     code = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]; import app; "
-        "print(sorted(m for m in sys.modules if m.startswith('videohook.cli')))"
+        "print(sorted(m for m in sys.modules if m.startswith('videohook_cli')))"
     )
     env = {"PATH": "/usr/bin:/bin", "JOBS_TABLE": "t", "AWS_DEFAULT_REGION": "us-east-1"}
     result = subprocess.run(

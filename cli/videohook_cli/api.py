@@ -10,8 +10,8 @@ import httpx
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
-from videohook.cli.errors import EXIT_NOT_FOUND, CliError
-from videohook.cli.target import Target
+from videohook_cli.errors import EXIT_NOT_FOUND, CliError
+from videohook_cli.target import Target
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 

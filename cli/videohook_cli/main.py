@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from videohook.cli import commands
-from videohook.cli.errors import EXIT_CODES_HELP, EXIT_INTERRUPTED, CliError
-from videohook.cli.state import STATE_FILE_VARIABLE, default_state_path
+from videohook_cli import commands
+from videohook_cli.errors import EXIT_CODES_HELP, EXIT_INTERRUPTED, CliError
+from videohook_cli.state import STATE_FILE_VARIABLE, default_state_path
 
 DESCRIPTION = """Track AI video generation jobs with videohook and watch them end.
 

@@ -15,8 +15,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from videohook.cli.errors import CliError
-from videohook.cli.state import read_state
+from videohook_cli.errors import CliError
+from videohook_cli.state import read_state
 
 REQUIRED_OUTPUTS = ("ApiUrl", "EventsTopicArn", "JobsTableName")
 DEFAULT_DUE_SHARDS = 16
