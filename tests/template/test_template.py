@@ -1,5 +1,6 @@
 """template.yaml is valid, builds, and declares every variable the code reads."""
 
+import ast
 import importlib.metadata
 import os
 import re
@@ -18,6 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 TEMPLATE = load_template(ROOT / "template.yaml")
 LAYER_REQUIREMENTS = ROOT / "layers" / "common" / "requirements.txt"
+LAYER_SOURCE = ROOT / TEMPLATE["Resources"]["CommonLayer"]["Properties"]["ContentUri"]
+LAYER_PACKAGE = LAYER_SOURCE / "videohook"
+# Never in CommonLayer: the `videohook` command (its own package, cli/videohook_cli) and the repository's tooling.
+NOT_FOR_LAMBDA = ("videohook_cli", "videohook.cli", "devtools", "bench", "tests")
 # Variables only ApiFunction is given (declared on it, not in Globals): the other functions read the default.
 API_ONLY_VARIABLES = {"OPERATOR_PRINCIPALS"}
 
@@ -66,7 +71,11 @@ def test_sam_build_succeeds_with_the_shared_package_in_the_layer(tmp_path):
     result = sam("build", "--build-dir", str(build_dir), "--no-cached")
     assert result.returncode == 0, result.stdout + result.stderr
     layer = build_dir / "CommonLayer" / "python"
-    assert (layer / "videohook" / "poller.py").is_file()
+    # The shared package as it is in layers/common, and nothing else of the repository: no CLI, no tooling
+    built_modules = sorted(path.relative_to(layer).as_posix() for path in (layer / "videohook").rglob("*.py"))
+    assert built_modules == sorted(path.relative_to(LAYER_SOURCE).as_posix() for path in LAYER_PACKAGE.rglob("*.py"))
+    assert not (layer / "videohook" / "cli").exists()
+    assert [name for name in ("videohook_cli", "devtools", "bench", "tests") if (layer / name).exists()] == []
     assert (layer / "httpx").is_dir()
     # aiohttp has compiled parts: the layer must hold the ones for Lambda's arm64 python3.13, not this machine's
     compiled = list((layer / "aiohttp").glob("_http_parser.*.so"))
@@ -90,6 +99,55 @@ def test_sam_build_succeeds_with_the_shared_package_in_the_layer(tmp_path):
     assert {name: importlib.metadata.version(name) for name in built} == built
     for function in ("PollerFunction", "PollerWorkerFunction", "ApiFunction", "WebhookFunction"):
         assert not list((build_dir / function).glob("*.dist-info")), f"{function} ships packages of its own"
+
+
+def imported(path: Path, module: str) -> set[str]:
+    """The modules `path` (module `module`) imports, read from its source (nothing run): at module level and
+    inside functions alike, relative imports made absolute, `from a import b` counted as `a` and `a.b`."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([node.module] if node.module else [])])
+            names |= {base, *(f"{base}.{alias.name}" for alias in node.names)}
+    return names
+
+
+def prefixes(name: str) -> list[str]:
+    """`a.b.c` -> `a`, `a.b`, `a.b.c`: importing a module imports its packages first."""
+    parts = name.split(".")
+    return [".".join(parts[:end]) for end in range(1, len(parts) + 1)]
+
+
+def test_the_layer_holds_only_what_the_functions_import():
+    # Given what CommonLayer ships (its ContentUri; the builder leaves out __pycache__ and *.egg-info)
+    shipped = {path.name for path in LAYER_SOURCE.iterdir()} - {"__pycache__"}
+    assert {name for name in shipped if not name.endswith(".egg-info")} == {"videohook", "requirements.txt"}
+    modules = {
+        ".".join(path.relative_to(LAYER_SOURCE).with_suffix("").parts).removesuffix(".__init__"): path
+        for path in LAYER_PACKAGE.rglob("*.py")
+    }
+    # When the imports are followed from every function's handler
+    reached: set[str] = set()
+    todo = [name for app in ROOT.glob("functions/*/app.py") for name in imported(app, "app")]
+    while todo:
+        for module in prefixes(todo.pop()):
+            if module in modules and module not in reached:
+                reached.add(module)
+                todo.extend(imported(modules[module], module))
+    # Then every module of the layer is one a function imports (the CLI and the dev tooling live elsewhere) ...
+    assert sorted(set(modules) - reached) == []
+    # ... and none of them imports the CLI or the repository's tooling, not even inside a function
+    tooling = {
+        module: sorted(name for name in imported(path, module) if set(prefixes(name)) & set(NOT_FOR_LAMBDA))
+        for module, path in modules.items()
+    }
+    assert {module: names for module, names in tooling.items() if names} == {}
 
 
 def test_every_variable_the_code_reads_is_declared():
