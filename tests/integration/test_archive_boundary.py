@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from videohook.adapters.archive_bucket import S3ArchiveBucket
 from videohook.adapters.job_store import DynamoJobStore
 from videohook.adapters.publisher import SnsPublisher
 from videohook.adapters.secrets import SecretsManagerTokens
+from videohook.adapters.video_download import PinnedVideoSource
 from videohook.config import ProviderSettings, Settings
 from videohook.services.archive import MAX_ATTEMPTS, MAX_REDIRECTS, Archiver, ArchiveRetry
 
@@ -87,11 +89,14 @@ class Rig:
             settings,
             DynamoJobStore(client("dynamodb", self.endpoint), stack.table_name, due_shards=16, retention_s=86400),  # type: ignore[attr-defined]
             SecretsManagerTokens(client("secretsmanager", self.endpoint)),
-            client("s3", self.endpoint),
+            S3ArchiveBucket(client("s3", self.endpoint), self.bucket),
             SnsPublisher(client("sns", self.endpoint), stack.topic_arn),  # type: ignore[attr-defined]
-            resolve=self.resolver,
-            ssl_context=ssl_context,
-            transport_factory=lambda: Guard(self.connections, self.violations, ssl_context or True),
+            PinnedVideoSource(
+                allow_loopback=allow_loopback,
+                resolve=self.resolver,
+                ssl_context=ssl_context,
+                transport_factory=lambda: Guard(self.connections, self.violations, ssl_context or True),
+            ),
         )
 
     def announced(self) -> list[dict]:

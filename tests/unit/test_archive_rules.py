@@ -5,8 +5,9 @@ import json
 
 import pytest
 from videohook.adapters.event_routing import RoutedPublisher
+from videohook.adapters.video_download import PinnedVideoSource
 from videohook.config import ProviderSettings, Settings
-from videohook.ports import OutgoingEvent
+from videohook.domain.events import OutgoingEvent
 from videohook.services.archive import MAX_ATTEMPTS, Archiver, ArchiveRetry
 
 SETTINGS = Settings(
@@ -52,7 +53,7 @@ def event(**data):
 
 def test_a_content_url_off_the_providers_base_url_never_gets_the_token():
     tokens, publisher = Tokens(), Publisher()
-    archiver = Archiver(SETTINGS, Store(), tokens, s3=None, publisher=publisher)
+    archiver = Archiver(SETTINGS, Store(), tokens, bucket=None, publisher=publisher, source=None)
     archive = archiver.handle(event(content_url="https://sky.example.evil.net/v1/videos/v1/content"), attempt=1)
     assert archive["error"]["code"] == "foreign_link" and tokens.asked == []
     (sent,) = publisher.events
@@ -64,7 +65,9 @@ def test_a_link_whose_host_does_not_resolve_is_retried_then_announced_without_th
     def no_dns(host, port):
         raise OSError("temporary failure in name resolution")
 
-    archiver = Archiver(SETTINGS, Store(), Tokens(), s3=None, publisher=Publisher(), resolve=no_dns)
+    archiver = Archiver(
+        SETTINGS, Store(), Tokens(), bucket=None, publisher=Publisher(), source=PinnedVideoSource(resolve=no_dns)
+    )
     with pytest.raises(ArchiveRetry):
         archiver.handle(event(video_url="https://cdn.example/v1.mp4"), attempt=MAX_ATTEMPTS - 1)
     archive = archiver.handle(event(video_url="https://cdn.example/v1.mp4"), attempt=MAX_ATTEMPTS)
@@ -72,7 +75,7 @@ def test_a_link_whose_host_does_not_resolve_is_retried_then_announced_without_th
 
 
 def test_a_refused_announcement_is_retried_by_sqs():
-    archiver = Archiver(SETTINGS, Store(), Tokens(), s3=None, publisher=Publisher(refuse=True))
+    archiver = Archiver(SETTINGS, Store(), Tokens(), bucket=None, publisher=Publisher(refuse=True), source=None)
     with pytest.raises(ArchiveRetry, match=r"KMS\.Throttled"):
         archiver.handle(event(), attempt=1)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from videohook.domain.events import OutgoingEvent
@@ -80,3 +82,55 @@ class JobReader(Protocol):
 
 class DeliveryLog(Protocol):
     def record_delivery(self, provider: str, video_id: str, attempt: dict[str, Any], *, keep: int) -> bool: ...
+
+# -- archive ------------------------------------------------------------------------------------------------
+class ArchiveRecords(Protocol):
+    """What ArchiveFunction reads and writes in the table: the event's job, and its archived copy."""
+
+    def get(self, provider: str, video_id: str) -> Job | None: ...
+    def record_archive(self, provider: str, video_id: str, archive: dict[str, Any]) -> Job | None: ...
+
+
+@dataclass(frozen=True)
+class Download:
+    """A video link's final answer (after its redirects), its body not read yet."""
+
+    status: int
+    content_type: str | None
+    declared_length: int | None  # Content-Length, when the answer gave a number
+    chunks: Iterator[bytes]  # the body, streamed
+
+
+class HopRefused(Exception):
+    """A hop of a download failed the address rule (domain.ssrf): no connection was made to it."""
+
+    def __init__(self, where: str, reason: str, hop: int) -> None:
+        super().__init__(f"video host {where} refused: {reason}")
+        self.where = where
+        self.reason = reason
+        self.hop = hop  # the redirects followed before it (0: the link itself)
+
+
+class TooManyRedirects(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the video link redirected more than {limit} times")
+        self.limit = limit
+
+
+class VideoSource(Protocol):
+    def open(
+        self, url: str, headers: Mapping[str, str], *, token_scope: str | None, max_redirects: int
+    ) -> AbstractContextManager[Download]:
+        """GET the link, following at most max_redirects redirects, each hop checked and pinned; `headers` go
+        only to URLs under `token_scope` (none once a redirect has left it). Raises HopRefused,
+        TooManyRedirects, ssrf.DestinationUnresolved, or the transport's own errors."""
+        ...
+
+
+class ArchiveStore(Protocol):
+    def put(self, key: str, content_type: str, chunks: Iterable[bytes]) -> str:
+        """Store the chunks under key, streamed; return the stored object's URI. Nothing is kept if `chunks`
+        (or the store) raises: the exception goes on."""
+        ...
+
+    def presigned_url(self, key: str, expires_in: int) -> str: ...

@@ -85,16 +85,24 @@ def dispatcher() -> Dispatcher | None:
 
 @cache
 def archiver() -> Archiver:
+    from videohook.adapters.archive_bucket import S3ArchiveBucket
     from videohook.adapters.aws import client
     from videohook.adapters.publisher import SnsPublisher
     from videohook.adapters.secrets import SecretsManagerTokens
+    from videohook.adapters.video_download import PinnedVideoSource
     from videohook.services.archive import Archiver
 
     settings = load_settings()
     if not settings.archive_bucket or not settings.events_topic_arn:
         raise ConfigError("ARCHIVE_BUCKET and EVENTS_TOPIC_ARN must be set for ArchiveFunction")
-    topic = SnsPublisher(client("sns"), settings.events_topic_arn)
-    return Archiver(settings, job_store(), SecretsManagerTokens(), client("s3"), topic)
+    return Archiver(
+        settings,
+        job_store(),
+        SecretsManagerTokens(),
+        S3ArchiveBucket(client("s3"), settings.archive_bucket),
+        SnsPublisher(client("sns"), settings.events_topic_arn),
+        PinnedVideoSource(allow_loopback=settings.allow_loopback_callbacks),
+    )
 
 
 @cache

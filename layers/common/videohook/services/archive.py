@@ -4,14 +4,16 @@ Download links expire (OpenAI's within an hour) and SkyEngine/OpenAI videos have
 `content_url` needs the provider token), so a completed job's video is streamed into S3 and the event goes out
 with `archive: {s3_uri, url, url_expires_at, bytes, sha256}`: a presigned link that works without the token.
 
-Streaming is bounded: the body is read in chunks and sent as multipart parts of PART_SIZE, so memory stays
-near one part whatever the video's size; the SHA-256 is computed on the way. The provider token is only ever
-sent to the provider's own `base_url` (never to a `video_url` or to where a redirect leads elsewhere).
+Streaming is bounded: the body is read in chunks (the VideoSource) and stored as it comes (the ArchiveStore,
+a multipart upload), so memory stays near one part whatever the video's size; the SHA-256 and the size are
+computed on the way, and a body above MAX_ARCHIVE_BYTES is refused. The provider token is only ever sent to
+the provider's own `base_url` (never to a `video_url` or to where a redirect leads elsewhere).
 
-The download is a closed boundary, as webhooks are: every hop goes through ssrf.check_destination and is
-pinned to the address checked (pinned_http); https only (plain http only to loopback with the development
-flag ALLOW_LOOPBACK_CALLBACKS); redirects are followed by hand, at most MAX_REDIRECTS, each one re-checked.
-A refused hop is permanent (`refused`, no connection made); a host that does not resolve is transient.
+The download is a closed boundary, as webhooks are (adapters.video_download): every hop goes through
+ssrf.check_destination and is pinned to the address checked; https only (plain http only to loopback with the
+development flag ALLOW_LOOPBACK_CALLBACKS); redirects are followed by hand, at most MAX_REDIRECTS, each one
+re-checked. A refused hop is permanent (`refused`, no connection made); a host that does not resolve is
+transient.
 
 Failures: a transient one (5xx, 429, timeouts) is raised so SQS redelivers the message; a permanent one (the
 link is gone, refused, empty or too big), or a transient one on the last attempt, records
@@ -20,33 +22,26 @@ link is gone, refused, empty or too big), or a transient one on the last attempt
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urljoin
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from videohook.adapters.pinned_http import pinned_client, pinned_request, system_resolver
 from videohook.config import Settings
 from videohook.domain.events import OutgoingEvent
 from videohook.domain.models import Job
-from videohook.domain.ssrf import DestinationRefused, DestinationUnresolved, Resolver, check_destination
+from videohook.domain.ssrf import DestinationUnresolved
 from videohook.observability import logger
-from videohook.ports import EventPublisher, TokenSource
+from videohook.ports import HopRefused, TooManyRedirects
 
-PART_SIZE = 8 * 1024 * 1024  # S3 parts are at least 5 MiB (but the last)
-CHUNK_SIZE = 1024 * 1024
+if TYPE_CHECKING:
+    from videohook.ports import ArchiveRecords, ArchiveStore, Download, EventPublisher, TokenSource, VideoSource
+
 MAX_ARCHIVE_BYTES = 8 * 1024**3
 MAX_ATTEMPTS = 3  # deliveries of one message before archiving is given up (the event still goes out)
-TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 MAX_REDIRECTS = 5
-USER_AGENT = "videohook-archive/1"
 
 
 class ArchiveRetry(Exception):
@@ -72,24 +67,20 @@ class Archiver:
     def __init__(
         self,
         settings: Settings,
-        store: Any,  # DynamoJobStore: get, record_archive
+        store: ArchiveRecords,
         tokens: TokenSource,
-        s3: Any,
+        bucket: ArchiveStore,
         publisher: EventPublisher,
+        source: VideoSource,
         *,
-        resolve: Resolver | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        transport_factory: Callable[[], httpx.BaseTransport] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._store = store
         self._tokens = tokens
-        self._s3 = s3
+        self._bucket = bucket
         self._publisher = publisher
-        self._resolve = resolve or system_resolver()
-        self._ssl_context = ssl_context
-        self._transport_factory = transport_factory  # tests: a real transport wrapped to watch the connections
+        self._videos = source
         self._clock = clock
 
     def handle(self, event: dict[str, Any], *, attempt: int) -> dict[str, Any]:
@@ -148,105 +139,64 @@ class Archiver:
         token = self._tokens.token(provider.api_key_secret)
         return Source(str(content_url), {"Authorization": f"Bearer {token}"}, token_scope=provider.base_url + "/")
 
-    @contextlib.contextmanager
-    def _download(self, source: Source) -> Iterator[httpx.Response]:
-        """GET the source, following redirects by hand: each hop checked and pinned, on a client of its own
-        (a pooled connection verified for one host name never carries another's request). The source's
-        headers (the token) go only to URLs in its scope, and never again once a redirect has left it."""
-        url, headers = source.url, dict(source.headers)
-        for hop in range(MAX_REDIRECTS + 1):
-            if source.token_scope is None or not url.startswith(source.token_scope):
-                headers = {}
-            try:
-                destination = check_destination(
-                    url, self._resolve, allow_loopback=self._settings.allow_loopback_callbacks
-                )
-            except DestinationRefused as refused:
-                after = f" (after {hop} redirect{'s' if hop != 1 else ''})" if hop else ""
-                raise SourceRefused("refused", f"video host {refused.where} refused: {refused.reason}{after}") from None
-            except DestinationUnresolved as unresolved:
-                raise ArchiveRetry(str(unresolved)) from None
-            transport = self._transport_factory() if self._transport_factory else None
-            with pinned_client(timeout=TIMEOUT, ssl_context=self._ssl_context, transport=transport) as http:
-                request = pinned_request(http, "GET", destination, headers={**headers, "user-agent": USER_AGENT})
-                response = http.send(request, stream=True)
-                try:
-                    if not response.is_redirect:
-                        yield response
-                        return
-                    url = urljoin(url, response.headers["location"])
-                finally:
-                    response.close()
-        raise SourceRefused("too_many_redirects", f"the video link redirected more than {MAX_REDIRECTS} times")
-
     def _copy(self, source: Source, provider: str, video_id: str) -> dict[str, Any]:
         key = f"videos/{provider}/{video_id}"
-        with self._download(source) as response:
-            _check(response)
-            upload = self._s3.create_multipart_upload(
-                Bucket=self._settings.archive_bucket,
-                Key=key,
-                ContentType=response.headers.get("content-type", "application/octet-stream"),
-            )["UploadId"]
-            try:
-                size, digest, parts = self._upload(response, key, upload)
-                self._s3.complete_multipart_upload(
-                    Bucket=self._settings.archive_bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
+        try:
+            with self._videos.open(
+                source.url, source.headers, token_scope=source.token_scope, max_redirects=MAX_REDIRECTS
+            ) as download:
+                _check(download)
+                body = _Measured(download.chunks)
+                content_type = download.content_type
+                s3_uri = self._bucket.put(
+                    key, content_type if content_type is not None else "application/octet-stream", body
                 )
-            except BaseException:
-                self._s3.abort_multipart_upload(Bucket=self._settings.archive_bucket, Key=key, UploadId=upload)
-                raise
+        except HopRefused as refused:
+            after = f" (after {refused.hop} redirect{'s' if refused.hop != 1 else ''})" if refused.hop else ""
+            raise SourceRefused("refused", f"{refused}{after}") from None
+        except TooManyRedirects as exc:
+            raise SourceRefused("too_many_redirects", str(exc)) from None
+        except DestinationUnresolved as unresolved:
+            raise ArchiveRetry(str(unresolved)) from None
         ttl = self._settings.archive_url_ttl_s
-        url = self._s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self._settings.archive_bucket, "Key": key}, ExpiresIn=ttl
-        )
         return {
-            "s3_uri": f"s3://{self._settings.archive_bucket}/{key}",
-            "url": url,
+            "s3_uri": s3_uri,
+            "url": self._bucket.presigned_url(key, ttl),
             "url_expires_at": int(self._clock()) + ttl,
-            "bytes": size,
-            "sha256": digest,
+            "bytes": body.size,
+            "sha256": body.sha256,
         }
 
-    def _upload(self, response: httpx.Response, key: str, upload: str) -> tuple[int, str, list[dict[str, Any]]]:
-        digest = hashlib.sha256()
-        buffer = bytearray()
-        parts: list[dict[str, Any]] = []
-        size = 0
 
-        def flush() -> None:
-            answer = self._s3.upload_part(
-                Bucket=self._settings.archive_bucket,
-                Key=key,
-                UploadId=upload,
-                PartNumber=len(parts) + 1,
-                Body=bytes(buffer),
-            )
-            parts.append({"PartNumber": len(parts) + 1, "ETag": answer["ETag"]})
-            buffer.clear()
-
-        for chunk in response.iter_bytes(CHUNK_SIZE):
-            size += len(chunk)
-            if size > MAX_ARCHIVE_BYTES:
-                raise SourceRefused("too_large", f"the video is larger than {MAX_ARCHIVE_BYTES} bytes")
-            digest.update(chunk)
-            buffer += chunk
-            if len(buffer) >= PART_SIZE:
-                flush()
-        if size == 0:
-            raise SourceRefused("empty", "the video link answered an empty body")
-        if buffer:
-            flush()
-        return size, digest.hexdigest(), parts
-
-
-def _check(response: httpx.Response) -> None:
-    status = response.status_code
+def _check(download: Download) -> None:
+    status = download.status
     if status == 200:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_ARCHIVE_BYTES:
+        if download.declared_length is not None and download.declared_length > MAX_ARCHIVE_BYTES:
             raise SourceRefused("too_large", f"the video is larger than {MAX_ARCHIVE_BYTES} bytes")
         return
     if status == 429 or status >= 500:
         raise ArchiveRetry(f"the video link answered {status}")
     raise SourceRefused("unavailable", f"the video link answered {status}")
+
+
+class _Measured:
+    """A body's chunks, counted and hashed on the way to the store; refused when too large, or empty."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = chunks
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            self.size += len(chunk)
+            if self.size > MAX_ARCHIVE_BYTES:
+                raise SourceRefused("too_large", f"the video is larger than {MAX_ARCHIVE_BYTES} bytes")
+            self._digest.update(chunk)
+            yield chunk
+        if self.size == 0:
+            raise SourceRefused("empty", "the video link answered an empty body")
