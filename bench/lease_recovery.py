@@ -37,6 +37,7 @@ def _poller(lease_s: float, renew_every_s: float) -> Any:
     """The poller as runtime.poller() builds it, with the lease settings of this benchmark."""
     from videohook.adapters.aws import client
     from videohook.adapters.coordination import DynamoRunCoordination
+    from videohook.adapters.provider_client import fetch_video, make_http_client
     from videohook.adapters.secrets import SecretsManagerTokens
     from videohook.config import load_settings
     from videohook.runtime import event_publisher, job_store
@@ -49,6 +50,8 @@ def _poller(lease_s: float, renew_every_s: float) -> Any:
         job_store(),
         event_publisher(),
         SecretsManagerTokens(),
+        http_factory=make_http_client,
+        fetch=fetch_video,
         coordination=coordination,
         lease_s=lease_s,
         renew_every_s=renew_every_s,

@@ -191,7 +191,7 @@ def _child_poller(spec: dict[str, Any]) -> dict[str, Any]:
     import httpx
     from videohook.adapters.aws import client
     from videohook.adapters.coordination import DynamoRunCoordination
-    from videohook.adapters.provider_client import make_http_client
+    from videohook.adapters.provider_client import fetch_video, make_http_client
     from videohook.adapters.publisher import SnsPublisher
     from videohook.adapters.secrets import SecretsManagerTokens
     from videohook.config import load_settings
@@ -231,6 +231,7 @@ def _child_poller(spec: dict[str, Any]) -> dict[str, Any]:
         SecretsManagerTokens(),
         coordination=DynamoRunCoordination(client("dynamodb"), settings.jobs_table),
         http_factory=factories[spec["transport"]],
+        fetch=fetch_video,
     )
     if spec["transport"] == "aiohttp":
         import aiohttp  # noqa: F401  (imported before the clock starts, like httpx)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from videohook.domain.events import OutgoingEvent
 from videohook.domain.models import Job
 from videohook.domain.ssrf import Destination
 from videohook.domain.webhooks import Answer
+
+if TYPE_CHECKING:
+    from videohook.config import ProviderSettings
+    from videohook.domain.polling import PollResult
 
 
 class ShardsFailed(Exception):
@@ -58,6 +62,22 @@ class RunCoordination(Protocol):
     def release_shards(self, shards: Iterable[int], *, holder: str) -> None: ...
 
 
+class PollHttpFactory(Protocol):
+    """Opens one run's HTTP session to the providers (an async context manager), with a pool of
+    `max_connections`. The session is whatever the FetchVideo it goes with takes (aiohttp's, httpx's)."""
+
+    def __call__(self, max_connections: int, /) -> AbstractAsyncContextManager[Any]: ...
+
+
+class FetchVideo(Protocol):
+    """One poll, `GET {base_url}/v1/videos/{video_id}` over the run's session: an Answered or a Fault. Never
+    raises for upstream trouble; never lets the token reach a log line or an error message."""
+
+    def __call__(
+        self, http: Any, provider: ProviderSettings, token: str, video_id: str, duration: int | None, /
+    ) -> Awaitable[PollResult]: ...
+
+
 class WorkerLauncher(Protocol):
     def launch(self, shards: Sequence[int]) -> None:
         """Start a poller worker on these shards of the due index; raise if it could not be started."""
@@ -82,6 +102,7 @@ class JobReader(Protocol):
 
 class DeliveryLog(Protocol):
     def record_delivery(self, provider: str, video_id: str, attempt: dict[str, Any], *, keep: int) -> bool: ...
+
 
 # -- archive ------------------------------------------------------------------------------------------------
 class ArchiveRecords(Protocol):

@@ -41,6 +41,7 @@ def job_store() -> DynamoJobStore:
 def poller() -> Poller:
     from videohook.adapters.aws import client
     from videohook.adapters.coordination import DynamoRunCoordination
+    from videohook.adapters.provider_client import fetch_video, make_http_client
     from videohook.adapters.secrets import SecretsManagerTokens
     from videohook.services.poller import Poller
 
@@ -52,6 +53,8 @@ def poller() -> Poller:
         job_store(),
         event_publisher(),
         SecretsManagerTokens(),
+        http_factory=make_http_client,  # aiohttp's session (imported when the first run opens it)
+        fetch=fetch_video,
         coordination=DynamoRunCoordination(client("dynamodb"), settings.jobs_table),
     )
 

@@ -21,6 +21,7 @@ import boto3
 from videohook.adapters.aws import CLIENT_CONFIG
 from videohook.adapters.coordination import DynamoRunCoordination
 from videohook.adapters.job_store import DynamoJobStore
+from videohook.adapters.provider_client import fetch_video, make_http_client
 from videohook.adapters.publisher import SnsPublisher
 from videohook.adapters.secrets import SecretsManagerTokens
 from videohook.config import ProviderSettings, Settings
@@ -243,7 +244,8 @@ class Harness:
             tokens or SecretsManagerTokens(self.client("secretsmanager")),
             coordination=runs if coordination else None,
             clock=self.clock,
-            **({"http_factory": http_factory} if http_factory else {}),
+            http_factory=http_factory or make_http_client,
+            fetch=fetch_video,
             **options,
         )
 
@@ -364,7 +366,6 @@ def hooked_http(before_request: Callable[..., Any]) -> Callable[[int], Any]:
     """The poller's own aiohttp session with `before_request(session, context, params)` called as each request
     starts (an aiohttp trace hook): what it raises, the request raises."""
     import aiohttp
-    from videohook.adapters.provider_client import make_http_client
 
     def factory(connections: int) -> aiohttp.ClientSession:
         trace = aiohttp.TraceConfig()

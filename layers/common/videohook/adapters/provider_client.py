@@ -5,7 +5,10 @@ The poller's client is an `aiohttp.ClientSession`: at 64 requests in flight it c
 request where httpx's own pool costs 17 ms (encode/httpx#3215), and going to aiohttp directly rather than
 through httpx's API (the `httpx-aiohttp` transport) saves httpx's per-request layer as well (URL and
 request objects, cookie extraction): docs/performance.md, benchmark 1. An `httpx.AsyncClient` is still
-accepted (the benchmark compares the transports through this same function)."""
+accepted (the benchmark compares the transports through this same function).
+
+`make_http_client` and `fetch_video` are the poller's `PollHttpFactory` and `FetchVideo` (videohook.ports);
+runtime.poller() hands them to it. Whether a token can be sent at all is a domain rule (domain/tokens.py)."""
 
 from __future__ import annotations
 
@@ -30,24 +33,6 @@ MAX_BODY_BYTES = 256 * 1024  # a video object is ~1 KB; read no more than this o
 MAX_RETRY_AFTER_S = 3600.0
 KEEPALIVE_S = 5.0
 CONNECT_TIMEOUT_S = 5.0
-
-
-class UnusableToken(ValueError):
-    """The provider token cannot be sent as a header. The message says why, never what the token is."""
-
-
-def usable_token(token: str) -> str:
-    """`token` if it can go into `Authorization: Bearer ...`; otherwise UnusableToken. Surrounding whitespace
-    (a pasted newline) is dropped; anything else outside visible ASCII (a pretty-printed JSON secret, a
-    newline inside) makes the token unusable: the HTTP client would refuse the header for every request."""
-    token = token.strip()
-    if not token:
-        raise UnusableToken("the token is empty")
-    for position, char in enumerate(token):
-        if not "!" <= char <= "~":
-            kind = "a control character" if char < " " or char == "\x7f" else "a space or a non-ASCII character"
-            raise UnusableToken(f"the token holds {kind} at position {position}; store the bare token")
-    return token
 
 
 def make_http_client(max_connections: int) -> aiohttp.ClientSession:

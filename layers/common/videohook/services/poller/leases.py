@@ -1,0 +1,131 @@
+"""Which due jobs a sweep may work: the due shards it holds the lease of (issue 10).
+
+With coordination, a run polls a due shard only while it holds that shard's lease, so overlapping runs split
+the shards instead of polling the same jobs. A lease lasts LEASE_S past its claim and the run renews it every
+RENEW_EVERY_S while it works, so a run that dies (killed, out of memory, its host gone) holds nothing for
+longer than one lease; the next run after that polls and announces its jobs. `lease_end` is what the other
+parts ask before they start a poll or lease a pending event: a poll starts only while its shard's lease
+outlasts the poll's own time limit, so a run whose renewals fail stops polling that shard before another run
+can take it; a pending event is leased (its `due_at`) only as long as its shard's lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from videohook.observability import logger
+from videohook.ports import ShardsFailed
+from videohook.services.poller.state import RunState, call
+
+if TYPE_CHECKING:
+    from videohook.domain.models import Job
+    from videohook.ports import JobStore, RunCoordination
+
+# A due-shard lease lasts this long past its claim or its last renewal (longer when a provider's timeout
+# needs it: the lease must outlast a poll started just before a renewal that failed).
+LEASE_S = 20.0
+RENEW_EVERY_S = 5.0
+
+
+class ShardLeases:
+    def __init__(
+        self,
+        store: JobStore,
+        coordination: RunCoordination | None,
+        *,
+        clock: Callable[[], float],
+        renew_every_s: float,
+    ) -> None:
+        self._store = store
+        self._coordination = coordination
+        self._clock = clock
+        self._renew_every_s = renew_every_s
+
+    async def due_jobs(self, run: RunState) -> list[Job]:
+        """The due jobs of the shards this run holds the lease of (all due jobs without coordination)."""
+        jobs = await self._read_due(run, run.shards)
+        if self._coordination is None or not jobs:
+            return jobs
+        shards = {self._store.shard_of(job.provider, job.video_id) for job in jobs}
+        until = run.now + run.lease_s
+        try:
+            run.leased_shards = await call(
+                run, self._coordination.claim_shards, shards, holder=run.holder, until=until, now=run.now
+            )
+        except ShardsFailed as partial:
+            run.leased_shards = _left_out(run, partial)
+            run.unsure_leases = sorted(partial.failed)  # released too, in case the claim landed unanswered
+            shards -= set(partial.failed)
+        run.report.shards_busy = len(shards) - len(run.leased_shards)
+        if run.report.shards_busy:
+            logger.info("due shards leased by another run; left to it", extra={"shards": run.report.shards_busy})
+        if not run.leased_shards:
+            return []
+        run.held = dict.fromkeys(run.leased_shards, until)
+        # Read again under the lease: a run that held it a moment ago may have moved these jobs on.
+        return await self._read_due(run, run.leased_shards)
+
+    async def _read_due(self, run: RunState, shards: Sequence[int] | None) -> list[Job]:
+        """The due jobs of `shards`; a shard that cannot be read is left for later, the others go on."""
+        try:
+            return await call(run, self._store.due_jobs, run.now, shards)
+        except ShardsFailed as partial:
+            return _left_out(run, partial)
+
+    async def keep(self, run: RunState) -> None:
+        """Renew the shard leases this sweep holds, every renew_every_s, until the sweep ends (cancelled).
+        A lease another run took is dropped from `held` (its unstarted polls are left); a renewal call that
+        fails leaves the lease's known end where it was, so polls stop starting before it runs out."""
+        coordination = self._coordination
+        assert coordination is not None  # a sweep holds leases only with coordination
+        while run.held:
+            await asyncio.sleep(self._renew_every_s)
+            shards = sorted(run.held)
+            until = self._clock() + run.lease_s
+            failed: set[int] = set()
+            try:
+                kept = await call(run, coordination.renew_shards, shards, holder=run.holder, until=until)
+            except ShardsFailed as partial:
+                kept, failed = partial.result, set(partial.failed)
+            except Exception:
+                run.report.errors += 1
+                logger.exception("cannot renew due-shard leases; polls stop before they run out")
+                continue
+            run.report.lease_renewals += 1
+            for shard in shards:
+                if shard in kept:
+                    run.held[shard] = until
+                elif shard not in failed:  # another run holds it now
+                    del run.held[shard]
+                    run.report.leases_lost += 1
+                    logger.warning(
+                        "due-shard lease lost to another run; its jobs are left to it", extra={"shard": shard}
+                    )
+
+    def lease_end(self, run: RunState, job: Job) -> float | None:
+        """Until when this run may work `job` (None: not at all); without coordination, until past the run."""
+        if self._coordination is None:
+            return run.lease_until
+        return run.held.get(self._store.shard_of(job.provider, job.video_id))
+
+    async def release(self, run: RunState) -> None:
+        held = [*run.leased_shards, *run.unsure_leases]
+        if self._coordination is None or not held:
+            return
+        try:
+            await call(run, self._coordination.release_shards, held, holder=run.holder)
+        except Exception:  # the leases expire by themselves, one lease after their last renewal
+            run.report.errors += 1
+            logger.exception("cannot release due-shard leases; they expire by themselves")
+
+
+def _left_out(run: RunState, partial: ShardsFailed) -> Any:
+    """Count and log the shards a failed call left out of this sweep (their jobs stay due); the rest goes on."""
+    run.report.errors += len(partial.failed)
+    run.report.unread_shards += len(partial.failed)
+    logger.error(
+        "due shards left out; their jobs stay due", extra={"shards": sorted(partial.failed), "reason": str(partial)}
+    )
+    return partial.result
