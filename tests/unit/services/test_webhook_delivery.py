@@ -221,7 +221,7 @@ def test_the_sqs_record_gives_the_attempt_number():
 def test_the_sample_event_is_a_deliverable_webhook_message():
     from pathlib import Path
 
-    sample = json.loads((Path(__file__).resolve().parents[2] / "events" / "webhook-sqs.json").read_text())
+    sample = json.loads((Path(__file__).resolve().parents[3] / "events" / "webhook-sqs.json").read_text())
     (record,) = sample["Records"]
     queued = QueuedWebhook.from_sqs_record(record)
     event = json.loads(queued.body)

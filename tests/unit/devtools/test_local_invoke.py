@@ -23,7 +23,7 @@ from devtools.local_invoke import (
     parse_parameter_overrides,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "tests" / "fixtures"
 FIXTURE_TEMPLATE = FIXTURES / "template.yaml"
 REAL_TEMPLATE = REPO / "template.yaml"

@@ -12,7 +12,7 @@ from botocore.config import Config
 
 from devtools.local_lambda import LocalLambda
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "template.yaml"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "template.yaml"
 
 
 @pytest.fixture(scope="module")
