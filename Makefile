@@ -17,7 +17,7 @@ export PYENV_VERSION ?= 3.11.7:3.13.0
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_CONTAINER_CONNECTION_TIMEOUT := 1
 
-.PHONY: help setup demo local test unit integration lint scan fmt validate build bench clean
+.PHONY: help setup demo local test unit integration lint mypy scan fmt validate build bench clean
 
 help:
 	@echo "make demo      run videohook locally: moto + simulated provider + the functions, live"
@@ -67,13 +67,17 @@ integration: $(VENV)/.installed
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(MAKE) --no-print-directory mypy
+	$(SAM) validate --lint
+	$(MAKE) --no-print-directory scan
+
+# Each handler apart: every functions/*/app.py is a module named `app`.
+mypy: $(VENV)/.installed
 	$(VENV)/bin/mypy layers/common/videohook cli/videohook_cli devtools bench functions/poller/app.py
 	$(VENV)/bin/mypy functions/api/app.py
 	$(VENV)/bin/mypy functions/poller_worker/app.py
 	$(VENV)/bin/mypy functions/archive/app.py
 	$(VENV)/bin/mypy functions/webhook/app.py
-	$(SAM) validate --lint
-	$(MAKE) --no-print-directory scan
 
 # checkov over the template as written (SAM resources, the default parameters) and as CloudFormation deploys it
 # with ArchiveVideos=true (the SAM translation: generated IAM roles, the archive resources, which the scanner
