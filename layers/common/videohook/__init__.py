@@ -1,6 +1,7 @@
-"""videohook: push notifications for OpenAI-style video generation jobs.
+"""videohook: push notifications for video generation jobs.
 
-The package is what CommonLayer ships. `models`, `normalize`, `schedule`, `events` and `validation` are the
-plain-Python domain; `job_store`, `publisher`, `provider_client` and `secrets` are the adapters (the only
-modules that touch boto3 or httpx); `poller` and `tracking` are the use cases the handlers call.
+The package is what CommonLayer ships, one folder per kind of code: `domain/` (plain rules on plain data),
+`services/` (the use cases the handlers call), `adapters/` (the only modules that touch boto3, aiohttp or
+httpx); at the root `config` (the one reader of the environment), `runtime` (the wiring), `observability`
+and `ports` (the interfaces between use cases and adapters). docs/architecture.md maps them.
 """
