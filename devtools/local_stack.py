@@ -83,7 +83,8 @@ class AutoSimProvider(SimProvider):
 
 
 def function_variables(variables: dict[str, str], *, verbose: bool) -> dict[str, str]:
-    """Both functions' declared variables from template.yaml, with this stack's values applied."""
+    """The declared variables of the functions this stack runs (the API and the poller in this process,
+    WebhookFunction through the pump), from template.yaml, with this stack's values applied."""
     template = load_template(TEMPLATE)
     overrides = {
         "Parameters": {
@@ -94,7 +95,7 @@ def function_variables(variables: dict[str, str], *, verbose: bool) -> dict[str,
         }
     }
     environment: dict[str, str] = {}
-    for name in ("ApiFunction", "PollerFunction"):
+    for name in ("ApiFunction", "PollerFunction", "WebhookFunction"):
         environment.update(apply_env_overrides(function_spec(template, name), overrides))
     return environment
 

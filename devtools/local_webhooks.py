@@ -62,7 +62,7 @@ def deploy_webhooks(
     queue_properties = resolver.resolve(resources["WebhookQueue"]["Properties"])
     dlq_properties = resolver.resolve(resources["WebhookDeadLetterQueue"]["Properties"])
     schedule = retry_schedule or str(
-        template["Globals"]["Function"]["Environment"]["Variables"]["WEBHOOK_RETRY_SCHEDULE"]
+        resources[FUNCTION]["Properties"]["Environment"]["Variables"]["WEBHOOK_RETRY_SCHEDULE"]
     )
     max_receive_count = len(schedule.split(","))
 

@@ -1,4 +1,4 @@
-"""template.yaml is valid, builds, and declares every variable the code reads."""
+"""template.yaml is valid, builds, and gives each function exactly the variables its code reads."""
 
 import ast
 import importlib.metadata
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from packaging.utils import canonicalize_name
+from videohook import config
 from videohook.config import Settings
 
 from devtools.local_invoke import load_template
@@ -23,8 +24,6 @@ LAYER_SOURCE = ROOT / TEMPLATE["Resources"]["CommonLayer"]["Properties"]["Conten
 LAYER_PACKAGE = LAYER_SOURCE / "videohook"
 # Never in CommonLayer: the `videohook` command (its own package, cli/videohook_cli) and the repository's tooling.
 NOT_FOR_LAMBDA = ("videohook_cli", "videohook.cli", "devtools", "bench", "tests")
-# Variables only ApiFunction is given (declared on it, not in Globals): the other functions read the default.
-API_ONLY_VARIABLES = {"OPERATOR_PRINCIPALS"}
 
 
 def layer_pins() -> dict[str, str]:
@@ -150,29 +149,113 @@ def test_the_layer_holds_only_what_the_functions_import():
     assert {module: names for module, names in tooling.items() if names} == {}
 
 
-def test_every_variable_the_code_reads_is_declared():
-    declared = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
-    api = set(TEMPLATE["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"])
-    assert api >= API_ONLY_VARIABLES
-    declared |= API_ONLY_VARIABLES
-    env = RecordingEnv(
-        {
-            "JOBS_TABLE": "t",
-            "EVENTS_TOPIC_ARN": "a",
-            "PROVIDERS": '{"p": {"base_url": "https://x", "api_key_secret": "s"}}',
+# -- environment variables: each function declares exactly what its code path reads ------------------------
+FUNCTIONS = {
+    name: r["Properties"] for name, r in TEMPLATE["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
+}
+GLOBAL_VARIABLES = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+# Read by Powertools (videohook.observability's logger and metrics), which every handler imports.
+POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+# Enough for every reader to succeed: the others are optional.
+SAMPLE_ENV = {
+    "JOBS_TABLE": "t",
+    "PROVIDERS": '{"p": {"base_url": "https://x", "api_key_secret": "s"}}',
+    "POLLER_WORKERS": "2",
+    "POLLER_WORKER_FUNCTION": "w",
+}
+BUILDERS = {
+    node.name: node
+    for node in ast.parse((LAYER_PACKAGE / "runtime.py").read_text(encoding="utf-8")).body
+    if isinstance(node, ast.FunctionDef)
+}
+
+
+def config_loaded_by(function: str) -> tuple[set[str], bool]:
+    """The config sections a function's handler loads, and whether it loads the fan-out: the
+    `load_settings(<sections>)` and `load_fan_out()` calls in its app.py and in every runtime builder it calls,
+    followed through the builders they call (read from the source, nothing run)."""
+    properties = FUNCTIONS[function]
+    handler = ROOT / properties["CodeUri"] / (properties["Handler"].rpartition(".")[0] + ".py")
+    app = ast.parse(handler.read_text(encoding="utf-8"))
+    from_runtime = {
+        alias.asname or alias.name
+        for node in ast.walk(app)
+        if isinstance(node, ast.ImportFrom) and node.module == "videohook.runtime"
+        for alias in node.names
+    }
+    assert "runtime" not in {n.id for n in ast.walk(app) if isinstance(n, ast.Name)}, "call builders by name"
+    sections: set[str] = set()
+    fan_out = False
+    todo, seen = [app], set()
+    while todo:
+        unit = todo.pop()
+        for call in [n for n in ast.walk(unit) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]:
+            name = call.func.id
+            if name == "load_settings":
+                assert call.args, f"{function}: load_settings() without a section reads every variable"
+                assert all(isinstance(arg, ast.Name) for arg in call.args), ast.unparse(call)
+                sections |= {arg.id for arg in call.args if isinstance(arg, ast.Name)}
+            elif name == "load_fan_out":
+                fan_out = True
+            elif name in BUILDERS and name not in seen and (unit is not app or name in from_runtime):
+                seen.add(name)
+                todo.append(BUILDERS[name])
+    return sections, fan_out
+
+
+def variables_read_by(function: str) -> set[str]:
+    """What the config sections (and fan-out) the function loads ask of the environment, as config.py reads it."""
+    sections, fan_out = config_loaded_by(function)
+    assert sections, f"{function} loads no settings"
+    env = RecordingEnv(SAMPLE_ENV)
+    Settings.from_env(env, *(getattr(config, name) for name in sorted(sections)))
+    if fan_out:
+        config.FanOut.from_env(env)
+    return env.asked | POWERTOOLS_VARIABLES
+
+
+def declared_variables(function: str) -> set[str]:
+    """Globals' variables and the function's own, as SAM merges them."""
+    return GLOBAL_VARIABLES | set((FUNCTIONS[function].get("Environment") or {}).get("Variables") or {})
+
+
+def test_configuration_is_read_only_through_the_runtime_builders_and_the_handlers():
+    """What the test below follows is all there is: no other module of the layer loads settings or reads the
+    environment itself."""
+    loaders = {"load_settings", "load_fan_out", "from_env", "environ", "getenv"}
+    for path in LAYER_PACKAGE.rglob("*.py"):
+        if path.name in ("config.py", "runtime.py") or "cli" in path.relative_to(LAYER_PACKAGE).parts:
+            continue
+        nodes = list(ast.walk(ast.parse(path.read_text(encoding="utf-8"))))
+        used = {n.id for n in nodes if isinstance(n, ast.Name)} | {
+            n.attr for n in nodes if isinstance(n, ast.Attribute)
         }
-    )
-    Settings.from_env(env)
-    assert env.asked <= declared, env.asked - declared
+        assert not used & loaders, f"{path.relative_to(ROOT)} reads configuration"
 
 
-def test_the_fan_out_variables_are_declared_on_the_poller():
-    from videohook.config import FanOut
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_variable_the_code_reads_is_declared(function):
+    """Per function: every variable its code path reads is declared (`sam local invoke --env-vars` overrides
+    only declared names), and nothing is declared that it never reads (the template says what it depends on)."""
+    read, declared = variables_read_by(function), declared_variables(function)
+    assert declared == read, {"read, not declared": read - declared, "declared, never read": declared - read}
 
-    declared = set(TEMPLATE["Resources"]["PollerFunction"]["Properties"]["Environment"]["Variables"])
-    env = RecordingEnv({"POLLER_WORKERS": "2", "POLLER_WORKER_FUNCTION": "w"})
-    FanOut.from_env(env)
-    assert env.asked <= declared, env.asked - declared
+
+def test_globals_hold_what_every_function_reads_and_nothing_else():
+    read_by_every_function = set.intersection(*(variables_read_by(function) for function in FUNCTIONS))
+    assert read_by_every_function == GLOBAL_VARIABLES
+
+
+def test_the_sections_each_function_loads():
+    """A readable summary of what the derivation above finds (config.py says what each section reads)."""
+    assert config_loaded_by("PollerFunction") == ({"JOBS", "POLLING", "EVENTS"}, True)
+    assert config_loaded_by("PollerWorkerFunction") == ({"JOBS", "POLLING", "EVENTS"}, False)
+    assert config_loaded_by("ApiFunction") == ({"JOBS", "TRACKING", "REDELIVERY", "WEBHOOK_QUEUE"}, False)
+    assert config_loaded_by("WebhookFunction") == ({"JOBS", "WEBHOOKS", "WEBHOOK_QUEUE"}, False)
+    assert config_loaded_by("ArchiveFunction") == ({"JOBS", "ARCHIVE"}, False)
+    # the fan-out's variables, the worker function's name among them, are the scheduled function's alone
+    fan_out = {"POLLER_WORKERS", "POLLER_WORKER_FUNCTION"}
+    assert fan_out <= declared_variables("PollerFunction") and not fan_out & declared_variables("PollerWorkerFunction")
 
 
 def test_workers_cannot_pile_up_either():

@@ -9,7 +9,7 @@ from devtools.local_invoke import function_spec, load_template
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
 RESOURCES = TEMPLATE["Resources"]
-VARIABLES = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+VARIABLES = RESOURCES["WebhookFunction"]["Properties"]["Environment"]["Variables"]  # WebhookFunction's own
 
 
 def test_the_schedule_in_the_template_is_the_real_one_and_matches_the_redrive_count():

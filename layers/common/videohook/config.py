@@ -1,13 +1,16 @@
-"""The one place that reads configuration: the environment variables template.yaml declares."""
+"""The one place that reads configuration: the environment variables template.yaml declares.
+
+Read in sections (JOBS, POLLING, WEBHOOKS...: the variables one runtime builder needs), so that each function
+reads, and is given, only the variables of what it runs."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,28 +62,85 @@ class Settings:
     operator_principals: tuple[str, ...] = ()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        return cls(
-            jobs_table=_required(env, "JOBS_TABLE"),
-            events_topic_arn=env.get("EVENTS_TOPIC_ARN", ""),
-            **_providers_isolated(_required(env, "PROVIDERS")),
-            poll_interval_s=_number(env, "POLL_INTERVAL_SECONDS", 10.0, minimum=0),
-            max_job_age_s=_number(env, "MAX_JOB_AGE_SECONDS", 21600.0, minimum=1),
-            due_shards=int(_number(env, "DUE_SHARDS", 16, minimum=1, maximum=256, integer=True)),
-            job_retention_days=int(_number(env, "JOB_RETENTION_DAYS", 30, minimum=1, integer=True)),
-            allow_loopback_callbacks=env.get("ALLOW_LOOPBACK_CALLBACKS", "false").strip().lower() == "true",
-            sweep_s=_number(env, "SWEEP_SECONDS", 53.0, minimum=0, maximum=840),
-            archive_queue_url=env.get("ARCHIVE_QUEUE_URL", "").strip(),
-            archive_bucket=env.get("ARCHIVE_BUCKET", "").strip(),
-            archive_url_ttl_s=int(
-                _number(env, "ARCHIVE_URL_EXPIRES_SECONDS", 3600, minimum=60, maximum=604800, integer=True)
-            ),
-            webhook_secret_arn=env.get("WEBHOOK_SECRET_ARN", "").strip(),
-            webhook_queue_url=env.get("WEBHOOK_QUEUE_URL", "").strip(),
-            webhook_retry_schedule=parse_retry_schedule(env.get("WEBHOOK_RETRY_SCHEDULE", "")),
-            webhook_timeout_s=_number(env, "WEBHOOK_TIMEOUT_SECONDS", 15.0, minimum=0.1, maximum=60),
-            operator_principals=parse_principals(env.get("OPERATOR_PRINCIPALS", "")),
+    def from_env(cls, env: Mapping[str, str], *sections: Section) -> Settings:
+        """The variables of `sections` read and validated; every other field keeps its default. No section
+        named: every variable (tools and tests; a function loads only its own sections, see load_settings)."""
+        wanted = {name for section in sections for name in section} if sections else VARIABLES.keys()
+        fields: dict[str, Any] = {"jobs_table": "", "events_topic_arn": "", "providers": {}}
+        for name, read in VARIABLES.items():  # in this table's order, so errors come in a stable order
+            if name in wanted:
+                fields.update(read(env))
+        return cls(**fields)
+
+
+# -- How each variable is read: the Settings fields it sets ---------------------------------------------------
+VARIABLES: dict[str, Callable[[Mapping[str, str]], dict[str, Any]]] = {
+    "JOBS_TABLE": lambda env: {"jobs_table": _required(env, "JOBS_TABLE")},
+    "EVENTS_TOPIC_ARN": lambda env: {"events_topic_arn": env.get("EVENTS_TOPIC_ARN", "")},
+    "PROVIDERS": lambda env: _providers_isolated(_required(env, "PROVIDERS")),
+    "POLL_INTERVAL_SECONDS": lambda env: {"poll_interval_s": _number(env, "POLL_INTERVAL_SECONDS", 10.0, minimum=0)},
+    "MAX_JOB_AGE_SECONDS": lambda env: {"max_job_age_s": _number(env, "MAX_JOB_AGE_SECONDS", 21600.0, minimum=1)},
+    "DUE_SHARDS": lambda env: {"due_shards": int(_number(env, "DUE_SHARDS", 16, minimum=1, maximum=256, integer=True))},
+    "JOB_RETENTION_DAYS": lambda env: {
+        "job_retention_days": int(_number(env, "JOB_RETENTION_DAYS", 30, minimum=1, integer=True))
+    },
+    "ALLOW_LOOPBACK_CALLBACKS": lambda env: {
+        "allow_loopback_callbacks": env.get("ALLOW_LOOPBACK_CALLBACKS", "false").strip().lower() == "true"
+    },
+    "SWEEP_SECONDS": lambda env: {"sweep_s": _number(env, "SWEEP_SECONDS", 53.0, minimum=0, maximum=840)},
+    "ARCHIVE_QUEUE_URL": lambda env: {"archive_queue_url": env.get("ARCHIVE_QUEUE_URL", "").strip()},
+    "ARCHIVE_BUCKET": lambda env: {"archive_bucket": env.get("ARCHIVE_BUCKET", "").strip()},
+    "ARCHIVE_URL_EXPIRES_SECONDS": lambda env: {
+        "archive_url_ttl_s": int(
+            _number(env, "ARCHIVE_URL_EXPIRES_SECONDS", 3600, minimum=60, maximum=604800, integer=True)
         )
+    },
+    "WEBHOOK_SECRET_ARN": lambda env: {"webhook_secret_arn": env.get("WEBHOOK_SECRET_ARN", "").strip()},
+    "WEBHOOK_QUEUE_URL": lambda env: {"webhook_queue_url": env.get("WEBHOOK_QUEUE_URL", "").strip()},
+    "WEBHOOK_RETRY_SCHEDULE": lambda env: {
+        "webhook_retry_schedule": parse_retry_schedule(env.get("WEBHOOK_RETRY_SCHEDULE", ""))
+    },
+    "WEBHOOK_TIMEOUT_SECONDS": lambda env: {
+        "webhook_timeout_s": _number(env, "WEBHOOK_TIMEOUT_SECONDS", 15.0, minimum=0.1, maximum=60)
+    },
+    "OPERATOR_PRINCIPALS": lambda env: {"operator_principals": parse_principals(env.get("OPERATOR_PRINCIPALS", ""))},
+}
+
+# -- Sections: the variables one runtime builder reads (for what it builds) -----------------------------------
+# A function loads the sections of the builders its handler calls, and template.yaml declares exactly their
+# variables on it (tests/template/test_template.py derives them from the code; tests/unit/test_config.py checks
+# each section holds every field its builder and use case read).
+Section = tuple[str, ...]
+JOBS: Section = ("JOBS_TABLE", "DUE_SHARDS", "JOB_RETENTION_DAYS")  # the jobs table (job_store): every function
+EVENTS: Section = ("EVENTS_TOPIC_ARN", "ARCHIVE_QUEUE_URL")  # where the poller's events go (event_publisher)
+POLLING: Section = (  # a poller run (poller): PollerFunction, PollerWorkerFunction
+    "EVENTS_TOPIC_ARN",
+    "PROVIDERS",
+    "POLL_INTERVAL_SECONDS",
+    "MAX_JOB_AGE_SECONDS",
+    "SWEEP_SECONDS",
+)
+TRACKING: Section = (  # the API's job routes (tracking)
+    "PROVIDERS",
+    "POLL_INTERVAL_SECONDS",
+    "ALLOW_LOOPBACK_CALLBACKS",
+    "OPERATOR_PRINCIPALS",
+)
+REDELIVERY: Section = ("PROVIDERS",)  # the API's redeliver route (redelivery)
+WEBHOOK_QUEUE: Section = ("WEBHOOK_QUEUE_URL",)  # the webhook queue: the API's redeliver route, WebhookFunction
+WEBHOOKS: Section = (  # webhook delivery (webhook_delivery): WebhookFunction
+    "WEBHOOK_SECRET_ARN",
+    "WEBHOOK_RETRY_SCHEDULE",
+    "WEBHOOK_TIMEOUT_SECONDS",
+    "ALLOW_LOOPBACK_CALLBACKS",
+)
+ARCHIVE: Section = (  # copying completed videos (archiver): ArchiveFunction
+    "EVENTS_TOPIC_ARN",
+    "PROVIDERS",
+    "ARCHIVE_BUCKET",
+    "ARCHIVE_URL_EXPIRES_SECONDS",
+    "ALLOW_LOOPBACK_CALLBACKS",
+)
 
 
 @dataclass(frozen=True)
@@ -101,13 +161,14 @@ class FanOut:
         return cls(workers=workers, worker_function=function)
 
 
-@lru_cache(maxsize=1)
-def load_settings() -> Settings:
-    """Settings of this process, read and validated once (at the first invocation of a cold start)."""
-    return Settings.from_env(os.environ)
+@cache
+def load_settings(*sections: Section) -> Settings:
+    """The settings of `sections` in this process, read and validated once per cold start (every variable
+    when none is named: tools and benchmarks; runtime's builders name theirs)."""
+    return Settings.from_env(os.environ, *sections)
 
 
-@lru_cache(maxsize=1)
+@cache
 def load_fan_out() -> FanOut:
     return FanOut.from_env(os.environ)
 

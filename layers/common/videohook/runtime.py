@@ -9,7 +9,19 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from videohook.config import ConfigError, load_fan_out, load_settings
+from videohook.config import (
+    ARCHIVE,
+    EVENTS,
+    JOBS,
+    POLLING,
+    REDELIVERY,
+    TRACKING,
+    WEBHOOK_QUEUE,
+    WEBHOOKS,
+    ConfigError,
+    load_fan_out,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     from videohook.adapters.job_store import DynamoJobStore
@@ -28,7 +40,7 @@ def job_store() -> DynamoJobStore:
     from videohook.adapters.aws import client
     from videohook.adapters.job_store import DynamoJobStore
 
-    settings = load_settings()
+    settings = load_settings(JOBS)
     return DynamoJobStore(
         client("dynamodb"),
         settings.jobs_table,
@@ -45,7 +57,7 @@ def poller() -> Poller:
     from videohook.adapters.secrets import SecretsManagerTokens
     from videohook.services.poller import Poller
 
-    settings = load_settings()
+    settings = load_settings(JOBS, POLLING)
     if not settings.events_topic_arn:
         raise ConfigError("EVENTS_TOPIC_ARN is not set")
     return Poller(
@@ -65,7 +77,7 @@ def event_publisher() -> EventPublisher:
     from videohook.adapters.event_routing import RoutedPublisher, SqsEventQueue
     from videohook.adapters.publisher import SnsPublisher
 
-    settings = load_settings()
+    settings = load_settings(EVENTS)
     topic = SnsPublisher(client("sns"), settings.events_topic_arn)
     if not settings.archive_queue_url:
         return topic
@@ -83,7 +95,7 @@ def dispatcher() -> Dispatcher | None:
     from videohook.services.fan_out import Dispatcher
 
     launcher = LambdaWorkerLauncher(client("lambda"), fan_out.worker_function)
-    return Dispatcher(launcher, due_shards=load_settings().due_shards, workers=fan_out.workers)
+    return Dispatcher(launcher, due_shards=load_settings(JOBS).due_shards, workers=fan_out.workers)
 
 
 @cache
@@ -95,7 +107,7 @@ def archiver() -> Archiver:
     from videohook.adapters.video_download import PinnedVideoSource
     from videohook.services.archive import Archiver
 
-    settings = load_settings()
+    settings = load_settings(ARCHIVE)
     if not settings.archive_bucket or not settings.events_topic_arn:
         raise ConfigError("ARCHIVE_BUCKET and EVENTS_TOPIC_ARN must be set for ArchiveFunction")
     return Archiver(
@@ -112,7 +124,7 @@ def archiver() -> Archiver:
 def tracking() -> Tracking:
     from videohook.services.tracking import Tracking
 
-    return Tracking(load_settings(), job_store())
+    return Tracking(load_settings(TRACKING), job_store())
 
 
 # -- webhooks -----------------------------------------------------------------------------------------------
@@ -120,7 +132,7 @@ def _webhook_queue() -> SqsWebhookQueue:
     from videohook.adapters.aws import client
     from videohook.adapters.webhook_queue import SqsWebhookQueue
 
-    settings = load_settings()
+    settings = load_settings(WEBHOOK_QUEUE)
     if not settings.webhook_queue_url:
         raise ConfigError("WEBHOOK_QUEUE_URL is not set")
     return SqsWebhookQueue(client("sqs"), settings.webhook_queue_url)
@@ -132,7 +144,7 @@ def webhook_delivery() -> WebhookDelivery:
     from videohook.adapters.webhook_sender import HttpxWebhookSender, system_resolver
     from videohook.services.webhook_delivery import WebhookDelivery
 
-    settings = load_settings()
+    settings = load_settings(WEBHOOKS)
     if not settings.webhook_secret_arn:
         raise ConfigError("WEBHOOK_SECRET_ARN is not set")
     return WebhookDelivery(
@@ -150,4 +162,4 @@ def webhook_delivery() -> WebhookDelivery:
 def redelivery() -> Redelivery:
     from videohook.services.redelivery import Redelivery
 
-    return Redelivery(load_settings(), job_store(), _webhook_queue())
+    return Redelivery(load_settings(REDELIVERY), job_store(), _webhook_queue())
