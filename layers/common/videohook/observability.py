@@ -1,20 +1,63 @@
-"""Logger and metrics, made once (Powertools; service and namespace come from POWERTOOLS_* variables)."""
+"""Logger and metrics, made once (Powertools; service and namespace come from POWERTOOLS_* variables).
+
+POWERTOOLS_METRICS_DISABLED=true (the local stack sets it) silences every metric. Powertools itself honours
+the flag only when the handler's `log_metrics` flushes, and then keeps what was added: its `add_metric` still
+prints the whole EMF set once a metric holds 100 values, and `single_metric` prints on exit whatever the flag
+says. A process running many invocations (`videohook local up` calls the poller's handler in a loop) printed
+a ~5 KB blob every 100 runs. Here, disabled means nothing is added, nothing kept, nothing printed.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricResolution, MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 if TYPE_CHECKING:
     from videohook.adapters.job_store import DynamoJobStore
     from videohook.services.fan_out import DispatchReport
     from videohook.services.poller import RunReport
 
+
+class _EmfProvider(AmazonCloudWatchEMFProvider):
+    """Powertools' CloudWatch EMF provider, silent (and empty) while metrics are disabled."""
+
+    def add_metric(
+        self, name: str, unit: MetricUnit | str, value: float, resolution: MetricResolution | int = 60
+    ) -> None:
+        if not is_metrics_disabled():  # else Powertools prints the set itself at 100 values of a metric
+            super().add_metric(name=name, unit=unit, value=value, resolution=resolution)
+
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
+        if is_metrics_disabled():
+            self.clear_metrics()  # Powertools' disabled flush keeps the set (and warns when it is empty)
+            return
+        super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
+
+
+@contextmanager
+def _single_metric(name: str, value: float) -> Iterator[Any]:
+    """Powertools' `single_metric` (a count with dimensions of its own), or a sink while metrics are disabled."""
+    if is_metrics_disabled():
+        yield _NoMetric()
+        return
+    with single_metric(name=name, unit=MetricUnit.Count, value=value) as metric:
+        yield metric
+
+
+class _NoMetric:
+    def add_dimension(self, name: str, value: str) -> None:
+        return
+
+
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(provider=_EmfProvider())
 
 _RUN_COUNTS = (
     "due",
@@ -37,11 +80,11 @@ def record_run(report: RunReport) -> None:
         metrics.add_metric(name=_NAMES[name], unit=MetricUnit.Count, value=getattr(report, name))
     for label, count in report.faults.items():
         provider, kind = label.split(":", 1)
-        with single_metric(name="UpstreamFaults", unit=MetricUnit.Count, value=count) as metric:
+        with _single_metric("UpstreamFaults", count) as metric:
             metric.add_dimension(name="provider", value=provider)
             metric.add_dimension(name="kind", value=kind)
     for raw_status, count in report.unknown_statuses.items():
-        with single_metric(name="UnknownStatuses", unit=MetricUnit.Count, value=count) as metric:
+        with _single_metric("UnknownStatuses", count) as metric:
             metric.add_dimension(name="raw_status", value=raw_status[:64] or "empty")
     logger.info("poller run finished", extra={"report": report.as_dict()})
 
