@@ -1,4 +1,7 @@
 # videohook: `make demo` and `make test` set themselves up from a fresh clone (no AWS, no Docker needed).
+# `make setup` installs only .venv (the `videohook` command, the local stack, the tests: about a minute); the SAM CLI
+# (.venv-sam, ~2.5 min) and the template scanner (.venv-checkov) come with the targets that use them: build, lint,
+# scan, test.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -20,6 +23,7 @@ export SAM_CLI_CONTAINER_CONNECTION_TIMEOUT := 1
 .PHONY: help setup demo local test unit integration lint mypy scan fmt validate build bench clean
 
 help:
+	@echo "make setup     .venv with the videohook command (.venv/bin/videohook) and the test tools; no SAM CLI"
 	@echo "make demo      run videohook locally: moto + simulated provider + the functions, live"
 	@echo "make test      lint, then every test (unit, integration, template validate/build)"
 	@echo "make lint      ruff, mypy, sam validate --lint, the template scan"
@@ -29,6 +33,7 @@ help:
 	@echo "make bench     every benchmark (~15 min): tables, bench/results/*.json; see docs/performance.md"
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
+	@echo "setting up $(VENV): the Python packages of videohook, its local stack and its tests (once; about a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -36,18 +41,22 @@ $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyprojec
 	touch $@
 
 $(SAM_VENV)/.installed:
+	@echo "setting up $(SAM_VENV): the SAM CLI $(SAM_CLI_VERSION), for build, lint and test (once; about 2.5 minutes)"
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
 	touch $@
 
 # Its own .gitignore: git ignores the whole virtualenv without a line in the repository's.
 $(CHECKOV_VENV)/.installed:
+	@echo "setting up $(CHECKOV_VENV): the template scanner checkov $(CHECKOV_VERSION), for scan and lint (once)"
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	echo '*' > $(CHECKOV_VENV)/.gitignore
 	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
 	touch $@
 
-setup: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
+# What `videohook` and the tests need; nothing of the SAM CLI (the targets that use it install it).
+setup: $(VENV)/.installed
+	@echo "run: .venv/bin/videohook --help (or: source .venv/bin/activate, then videohook --help)"
 
 demo: $(VENV)/.installed
 	$(PY) -m devtools.demo
@@ -55,7 +64,7 @@ demo: $(VENV)/.installed
 local: $(VENV)/.installed
 	PYTHONPATH=layers/common:cli $(PY) -m videohook_cli local up
 
-test: setup lint
+test: $(VENV)/.installed $(SAM_VENV)/.installed lint
 	$(PY) -m pytest
 
 unit: $(VENV)/.installed
@@ -64,7 +73,7 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed
 	$(PY) -m pytest tests/integration
 
-lint: setup
+lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(MAKE) --no-print-directory mypy
