@@ -6,6 +6,8 @@ its schedule event until every job has ended, and prints progress and each event
 queue subscribed to the topic. Jobs with a callback URL also get a signed webhook: WebhookFunction takes the
 events from its own queue and POSTs them to a receiver on 127.0.0.1, which verifies them with
 `standardwebhooks` (loopback callbacks are allowed by the development flag).
+
+It ends with what to try next; Ctrl-C stops it at any point (exit 130, no traceback).
 """
 
 from __future__ import annotations
@@ -15,16 +17,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-
-from devtools.api_events import http_api_event
-from devtools.local_aws import aws_env, deploy_local, receive_all, start_moto, subscribe_queue
-from devtools.local_invoke import invoke
-from devtools.local_webhooks import LocalWebhooks, deploy_webhooks, pump
-from devtools.sim_provider import SimProvider
-from devtools.webhook_receiver import WebhookReceiver
+# The libraries (boto3, moto, the functions' code) load inside the functions below, so that a Ctrl-C while they
+# load ends like any other: one line and 130 (`run`), never a traceback.
+if TYPE_CHECKING:
+    from devtools.local_webhooks import LocalWebhooks
+    from devtools.webhook_receiver import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = str(ROOT / "template.yaml")
@@ -32,6 +31,13 @@ SCHEDULE_EVENT = json.loads((ROOT / "events" / "poller-schedule.json").read_text
 TOKENS = {"hingnet": "demo-hingnet-token", "skyengine": "demo-skyengine-token"}
 RUN_EVERY_S = 2.0
 MAX_DEMO_S = 90.0
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+NEXT_STEPS = """next:
+  make local                                   # the same stack, left running for the CLI (Ctrl-C stops it)
+  # then, in a second terminal:
+  .venv/bin/videohook track hingnet video_1
+  .venv/bin/videohook watch hingnet video_1    # a progress bar until the video ends
+  .venv/bin/videohook --help                   # every command; `source .venv/bin/activate` for plain `videohook`"""
 WEBHOOK_JOBS = ("video_veo_sunset", "video_sora_blocked")  # tracked with a callback_url on the local receiver
 
 # (provider, video id, style, timeline by seconds since tracking, extra track fields)
@@ -82,7 +88,12 @@ JOBS: list[tuple[str, str, list[dict[str, Any]], dict[str, Any]]] = [
 
 
 def main() -> int:
-    print("videohook demo: local AWS (moto) + simulated HingNet/SkyEngine gateways, all on 127.0.0.1\n")
+    print("videohook demo: local AWS (moto) + simulated HingNet/SkyEngine gateways, all on 127.0.0.1\n", flush=True)
+    from devtools.local_aws import aws_env, deploy_local, start_moto, subscribe_queue
+    from devtools.local_webhooks import deploy_webhooks
+    from devtools.sim_provider import SimProvider
+    from devtools.webhook_receiver import WebhookReceiver
+
     moto = start_moto()
     sim = SimProvider(TOKENS).start()
     receiver = WebhookReceiver().start()
@@ -95,7 +106,12 @@ def main() -> int:
         )
         webhooks = deploy_webhooks(moto.endpoint_url, stack.topic_arn, template_path=TEMPLATE)
         overrides = stack.env_overrides()
-        overrides["Parameters"].update(webhooks.variables(), POLL_INTERVAL_SECONDS="0", ALLOW_LOOPBACK_CALLBACKS="true")
+        overrides["Parameters"].update(
+            webhooks.variables(),
+            AWS_ENDPOINT_URL=moto.endpoint_url,  # boto3's own variable, declared by the template (empty there)
+            POLL_INTERVAL_SECONDS="0",
+            ALLOW_LOOPBACK_CALLBACKS="true",
+        )
         queue = subscribe_queue(moto.endpoint_url, stack.topic_arn, name="demo-events")
         print(f"table {stack.table_name}, topic {stack.topic_arn}, SQS subscriber {queue.rsplit('/', 1)[-1]}")
         print(f"webhook receiver {receiver.url('/hooks')}, signing secret in {webhooks.secret_arn}\n")
@@ -122,6 +138,11 @@ def _watch(
     webhooks: LocalWebhooks,
     receiver: WebhookReceiver,
 ) -> int:
+    import boto3
+
+    from devtools.local_aws import receive_all
+    from devtools.local_invoke import invoke
+
     table = boto3.resource("dynamodb", endpoint_url=endpoint).Table(table_name)
     events: list[dict[str, Any]] = []
     started = time.monotonic()
@@ -165,11 +186,15 @@ def _watch(
         return 1
     print()
     print(f"All {len(JOBS)} jobs ended with exactly one event each; {len(WEBHOOK_JOBS)} signed webhooks verified.")
+    print()
+    print(NEXT_STEPS)
     return 0
 
 
 def _deliver_webhooks(webhooks: LocalWebhooks, receiver: WebhookReceiver, overrides: dict[str, Any]) -> bool:
     """What the SQS event source mapping does: hand WebhookFunction what its queue holds; show what arrived."""
+    from devtools.local_webhooks import pump
+
     seen = len(receiver.received())
     result = pump(webhooks, env_overrides=overrides, wait_s=0)
     if result.result is not None and result.result.error is not None:
@@ -185,6 +210,9 @@ def _deliver_webhooks(webhooks: LocalWebhooks, receiver: WebhookReceiver, overri
 
 
 def _api(overrides: dict[str, Any], method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    from devtools.api_events import http_api_event
+    from devtools.local_invoke import invoke
+
     result = invoke("ApiFunction", http_api_event(method, path, body), template_path=TEMPLATE, env_overrides=overrides)
     if result.error is not None:
         raise SystemExit(f"ApiFunction failed: {result.error.get('errorMessage')}\n{result.logs}")
@@ -198,5 +226,14 @@ def _progress_line(item: dict[str, Any]) -> str:
     return f"{item['provider']:<10} {item['video_id']:<20} {item['status']:<12} [{bar}] {progress:6.2f}%  {state}"
 
 
+def run() -> int:
+    """`main`, with Ctrl-C as one line and exit 130 (the stack is torn down by main's `finally` first)."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("\ndemo interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())
