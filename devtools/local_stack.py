@@ -9,9 +9,13 @@
 - the webhook side (devtools.local_webhooks): WebhookQueue subscribed to the topic, its dead-letter queue and
   signing secret, and WebhookFunction invoked for the queued events after each poller run (callbacks may be
   plain http to 127.0.0.1 here, the development flag);
-- a state file with the endpoints, so the other `videohook` commands find the stack without flags.
+- a state file with the endpoints, so the other `videohook` commands find the stack without flags, and the
+  `--env-vars` content that points each function at this stack (`videohook local env`: only variables the
+  template declares for that function, as `sam local invoke` accepts them).
 
-It stops on Ctrl-C / SIGTERM (or after `max_seconds`) and removes its state file.
+It stops on Ctrl-C (exit 130), on SIGTERM from `videohook local down` (exit 0) or after `max_seconds` (exit 0),
+and removes its state file. It is quiet: one status line for a poller run that changed something (and the
+webhooks handed to WebhookFunction after it), nothing for the others; the functions' logs only with --verbose.
 """
 
 from __future__ import annotations
@@ -27,15 +31,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from videohook_cli.errors import CliError
+from videohook_cli.errors import EXIT_INTERRUPTED, EXIT_OK, CliError, Stopped
 from videohook_cli.state import LocalState, read_state, remove_state, write_state
 
 from devtools.api_server import ApiServer
-from devtools.local_aws import LocalMoto, aws_env, deploy_local
+from devtools.local_aws import LocalMoto, LocalStack, aws_env, client, deploy_local
 from devtools.local_invoke import (
     LOCAL_REGION,
     LambdaContext,
     apply_env_overrides,
+    function_names,
     function_spec,
     load_template,
 )
@@ -50,6 +55,8 @@ TOKENS = {"hingnet": "local-hingnet-token", "skyengine": "local-skyengine-token"
 FAILING_MARK = "fail"
 # Webhook retries compressed for a person watching (the template's schedule spans 27.6 h).
 LOCAL_WEBHOOK_SCHEDULE = "0,2,5,10"
+# Where ArchiveFunction copies videos when invoked by hand against this stack (`local up` itself does not archive).
+ARCHIVE_BUCKET = "videohook-archive-local"
 
 
 def auto_timeline(style: str, video_id: str, seconds: float) -> list[dict[str, Any]]:
@@ -82,18 +89,34 @@ class AutoSimProvider(SimProvider):
         return super()._handle(method, path, query, headers, body)
 
 
+def stack_values(stack: LocalStack, webhooks: LocalWebhooks) -> dict[str, str]:
+    """What this stack sets in a function's environment, wherever the template declares the name."""
+    return {
+        "AWS_ENDPOINT_URL": stack.endpoint_url,  # boto3's own: every client goes to moto
+        **stack.variables(),  # JOBS_TABLE, EVENTS_TOPIC_ARN, PROVIDERS (the simulated gateway, tokens in secrets)
+        **webhooks.variables(),  # WEBHOOK_SECRET_ARN, WEBHOOK_QUEUE_URL, WEBHOOK_RETRY_SCHEDULE
+        "ARCHIVE_BUCKET": ARCHIVE_BUCKET,
+        "POLL_INTERVAL_SECONDS": "0",  # every job at every run: the loop sets the pace
+        "ALLOW_LOOPBACK_CALLBACKS": "true",  # development: callbacks and video links on 127.0.0.1
+    }
+
+
+def env_vars_file(values: dict[str, str]) -> dict[str, dict[str, str]]:
+    """`sam local invoke --env-vars` content: per function of template.yaml, the `values` it declares, nothing
+    else (SAM ignores undeclared names; naming only declared ones says what each function really reads)."""
+    template = load_template(TEMPLATE)
+    sections = {}
+    for name in function_names(template):
+        declared = function_spec(template, name).environment
+        sections[name] = {key: value for key, value in values.items() if key in declared}
+    return sections
+
+
 def function_variables(variables: dict[str, str], *, verbose: bool) -> dict[str, str]:
     """The declared variables of the functions this stack runs (the API and the poller in this process,
     WebhookFunction through the pump), from template.yaml, with this stack's values applied."""
     template = load_template(TEMPLATE)
-    overrides = {
-        "Parameters": {
-            **variables,
-            "POLL_INTERVAL_SECONDS": "0",  # every job at every run: the loop sets the pace
-            "ALLOW_LOOPBACK_CALLBACKS": "true",  # development: webhooks to a local receiver
-            "POWERTOOLS_LOG_LEVEL": "INFO" if verbose else "WARNING",
-        }
-    }
+    overrides = {"Parameters": {**variables, "POWERTOOLS_LOG_LEVEL": "INFO" if verbose else "WARNING"}}
     environment: dict[str, str] = {}
     for name in ("ApiFunction", "PollerFunction", "WebhookFunction"):
         environment.update(apply_env_overrides(function_spec(template, name), overrides))
@@ -127,6 +150,7 @@ def serve(
     max_seconds: float = 0.0,
     verbose: bool = False,
 ) -> int:
+    """Run the stack until Ctrl-C (130), SIGTERM (0, raised as `Stopped` by the CLI) or `max_seconds` (0)."""
     existing = read_state(state_path)
     if existing is not None and existing.running:
         raise CliError(
@@ -136,6 +160,7 @@ def serve(
     moto = LocalMoto(aws_port)
     sim = AutoSimProvider(TOKENS, seconds=sim_seconds, port=sim_port)
     api: ApiServer | None = None
+    code = EXIT_OK
     try:
         moto.start()
         sim.start()
@@ -148,10 +173,13 @@ def serve(
         webhooks = deploy_webhooks(
             moto.endpoint_url, stack.topic_arn, template_path=str(TEMPLATE), retry_schedule=LOCAL_WEBHOOK_SCHEDULE
         )
-        variables = {**stack.variables(), **webhooks.variables()}
-        os.environ.update(function_variables(variables, verbose=verbose))
+        client("s3", moto.endpoint_url).create_bucket(Bucket=ARCHIVE_BUCKET)
+        values = stack_values(stack, webhooks)
+        variables = function_variables(values, verbose=verbose)
+        os.environ.update(variables)
         if not verbose:
-            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF blobs on stdout are for CloudWatch
+            # EMF blobs on stdout are for CloudWatch (videohook.observability keeps Powertools quiet under this)
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
         api = ApiServer(port=api_port).start()
         poller, memory_mb, timeout_s = load_handler("PollerFunction")
         state = LocalState(
@@ -164,42 +192,48 @@ def serve(
             due_shards=int(os.environ.get("DUE_SHARDS", "16")),
             sim_url=sim.url,
             started_at=int(time.time()),
+            webhook_secret_arn=webhooks.secret_arn,
+            env_vars=env_vars_file(values),
         )
         write_state(state_path, state)
-        _banner(state, state_path, sim_seconds, webhooks)
-        overrides = {"Parameters": function_variables(variables, verbose=verbose)}
+        _banner(state, state_path, sim_seconds)
+        overrides = {"Parameters": variables}
         _poll_loop(poller, memory_mb, timeout_s, poll_every_s, max_seconds, lambda: _deliver(webhooks, overrides))
-    except KeyboardInterrupt:
-        print("\nstopping the local stack", flush=True)
+    except Stopped:  # `videohook local down`: asked to stop, a clean end
+        print("stopping the local stack", flush=True)
+    except KeyboardInterrupt:  # Ctrl-C: 130, as the command's --help says
+        print("\nstopping the local stack (interrupted)", flush=True)
+        code = EXIT_INTERRUPTED
     finally:
         remove_state(state_path, os.getpid())
         if api is not None:
             api.stop()
         sim.stop()
         moto.stop()
-    return 0
+    return code
 
 
-def _deliver(webhooks: LocalWebhooks, overrides: dict[str, Any]) -> None:
-    """What Lambda's event source mapping does for WebhookFunction: hand it what is queued (if anything)."""
+def _deliver(webhooks: LocalWebhooks, overrides: dict[str, Any]) -> str:
+    """What Lambda's event source mapping does for WebhookFunction: hand it what is queued (if anything).
+    Returns what happened, for the run's status line ("" when nothing was queued)."""
     result = pump(webhooks, env_overrides=overrides, wait_s=0)
+    if result.result is not None and result.result.error is not None:
+        return f"webhooks: WebhookFunction failed: {result.result.error.get('errorMessage')}"
     if result.received:
-        print(
-            f"[{time.strftime('%H:%M:%S')}] webhooks: {len(result.received)} handled, {len(result.failures)} to retry",
-            flush=True,
-        )
+        return f"webhooks: {len(result.received)} handled, {len(result.failures)} to retry"
+    return ""
 
 
-def _banner(state: LocalState, state_path: Path, sim_seconds: float, webhooks: LocalWebhooks) -> None:
+def _banner(state: LocalState, state_path: Path, sim_seconds: float) -> None:
     print(
         f"videohook local stack (pid {state.pid}), everything on 127.0.0.1; Ctrl-C to stop\n"
         f"  API          {state.api_url}  (ApiFunction's handler, no auth)\n"
         f"  AWS (moto)   {state.aws_endpoint_url}  table {state.table_name}, topic {state.topic_arn}\n"
         f"  gateway      {state.sim_url}  providers {', '.join(TOKENS)}: any video id completes after "
         f"{sim_seconds:g}s, ids containing '{FAILING_MARK}' fail\n"
-        f"  webhooks     WebhookFunction for jobs with a callback_url (http://127.0.0.1 allowed here); the signing "
-        f"secret is {webhooks.secret_arn} in the local Secrets Manager\n"
-        f"  state file   {state_path}\n"
+        "  webhooks     WebhookFunction for jobs with a callback_url (http://127.0.0.1 allowed here); "
+        "signing secret: `videohook local secret`\n"
+        f"  state file   {state_path}  (`videohook local env` prints the functions' --env-vars for this stack)\n"
         "try:\n"
         "  videohook events tail &\n"
         "  videohook track hingnet video_demo_1 && videohook watch hingnet video_demo_1",
@@ -213,8 +247,10 @@ def _poll_loop(
     timeout_s: int,
     every_s: float,
     max_seconds: float,
-    after_run: Callable[[], None],
+    after_run: Callable[[], str],
 ) -> None:
+    """Run the poller every `every_s`, then `after_run` (the webhooks); at most one line per run: a status line
+    when the run changed, published or failed something (or webhooks were handled), nothing otherwise."""
     started = time.monotonic()
     run = 0
     while not max_seconds or time.monotonic() - started < max_seconds:
@@ -222,20 +258,27 @@ def _poll_loop(
         began = time.monotonic()
         context = LambdaContext("PollerFunction", memory_mb, timeout_s, "local")
         context.start_clock()
+        parts: list[str] = []
+        failed = False
         try:
             report = poller(SCHEDULE_EVENT, context)
         except Exception as exc:  # keep serving; the next run may succeed
-            print(f"poller run {run} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            parts.append(f"failed: {type(exc).__name__}: {exc}")
+            failed = True
         else:
             if report.get("changed") or report.get("published") or report.get("errors"):
-                print(
-                    f"[{time.strftime('%H:%M:%S')}] poller run {run}: polled {report['polled']}, changed "
-                    f"{report['changed']}, completed {report['completed']}, failed {report['failed']}, "
-                    f"published {report['published']}, errors {report['errors']}",
-                    flush=True,
+                parts.append(
+                    f"polled {report['polled']}, changed {report['changed']}, completed {report['completed']}, "
+                    f"failed {report['failed']}, published {report['published']}, errors {report['errors']}"
                 )
         try:
-            after_run()
+            delivered = after_run()
         except Exception as exc:
-            print(f"webhook delivery failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            delivered = f"webhook delivery failed: {type(exc).__name__}: {exc}"
+            failed = True
+        if delivered:
+            parts.append(delivered)
+        if parts:
+            line = f"[{time.strftime('%H:%M:%S')}] poller run {run}: " + "; ".join(parts)
+            print(line.replace("\n", " "), file=sys.stderr if failed else sys.stdout, flush=True)
         time.sleep(max(0.0, every_s - (time.monotonic() - began)))

@@ -10,7 +10,7 @@ import httpx
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
-from videohook_cli.errors import EXIT_NOT_FOUND, CliError
+from videohook_cli.errors import EXIT_ERROR, EXIT_NOT_FOUND, CliError
 from videohook_cli.target import Target
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -52,6 +52,10 @@ class JobsApi:
     def stop(self, provider: str, video_id: str) -> dict[str, Any]:
         return self._call("DELETE", job_path(provider, video_id))[1]
 
+    def redeliver(self, provider: str, video_id: str) -> dict[str, Any]:
+        """Queue the job's final event for its webhook again: {"object": "webhook.redelivery", "event_id", ...}."""
+        return self._call("POST", job_path(provider, video_id) + "/redeliver")[1]
+
     def _call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
         url = self._target.api_url + path
         data = json.dumps(body).encode() if body is not None else b""
@@ -72,12 +76,16 @@ class JobsApi:
 
 
 def _api_error(status: int, answer: Any, method: str, path: str) -> CliError:
+    """One line (`HTTP 409: <the API's message> (<its code>)`); the JSON form also carries the API's error."""
     error = answer.get("error") if isinstance(answer, dict) else None
+    details: dict[str, Any] = {"http_status": status}
     if isinstance(error, dict) and error.get("message"):
         code = f" ({error['code']})" if error.get("code") else ""
         message = f"{error['message']}{code}"
+        details["api_error"] = error
     elif isinstance(answer, dict) and isinstance(answer.get("message"), str):  # API Gateway's own refusals
         message = answer["message"]
     else:
         message = f"unexpected answer to {method} {path}"
-    return CliError(f"HTTP {status}: {message}", EXIT_NOT_FOUND if status == 404 else 1)
+    one_line = " ".join(f"HTTP {status}: {message}".split())
+    return CliError(one_line, EXIT_NOT_FOUND if status == 404 else EXIT_ERROR, **details)

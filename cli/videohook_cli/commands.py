@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 import time
 from typing import Any
@@ -13,7 +15,7 @@ from videohook_cli import render
 from videohook_cli.api import JobsApi
 from videohook_cli.errors import EXIT_ERROR, EXIT_OK, EXIT_TIMEOUT, EXIT_VIDEO_FAILED, CliError
 from videohook_cli.tail import TemporaryQueue, filter_policy
-from videohook_cli.target import Target, resolve_target
+from videohook_cli.target import Target, local_target, resolve_target, running_local_state
 
 TERMINAL = ("completed", "failed")
 
@@ -63,6 +65,19 @@ def stop(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def redeliver(args: argparse.Namespace) -> int:
+    with JobsApi(target_of(args)) as api:
+        queued = api.redeliver(args.provider, args.video_id)
+    if args.json:
+        print(render.dumps(queued))
+    else:
+        print(
+            f"queued {queued.get('type')} {queued.get('event_id')} for {queued.get('callback_url')}: WebhookFunction "
+            f"signs and sends it again; `videohook get {args.provider} {args.video_id}` shows the delivery"
+        )
+    return EXIT_OK
+
+
 def ls(args: argparse.Namespace) -> int:
     from videohook.adapters.job_store import DynamoJobStore  # the table's own item mapping
 
@@ -109,8 +124,8 @@ def watch(args: argparse.Namespace) -> int:
 
 def events_tail(args: argparse.Namespace) -> int:
     """Print events as they arrive; --count and --timeout end it by itself, Ctrl-C at any time."""
-    target = target_of(args)
     policy = filter_policy(args.filter or [])
+    target = target_of(args)
     deadline = time.monotonic() + args.timeout if args.timeout else None
     seen = 0
     queue = TemporaryQueue(target, policy)
@@ -163,3 +178,46 @@ def local_down(args: argparse.Namespace) -> int:
             return EXIT_OK
         time.sleep(0.1)
     raise CliError(f"the local stack (pid {state.pid}) did not stop within 10 s")
+
+
+# Inside a container, 127.0.0.1 is the container: Docker's name for the host instead (`local env --docker`).
+_LOOPBACK_URL = re.compile(r"(?<=://)127\.0\.0\.1(?=[:/]|$)")
+DOCKER_HOST = "host.docker.internal"
+WHSEC_PREFIX_NOTE = (
+    "videohook: note: give receivers this value as printed: the openai SDK verifies only with the whsec_ prefix "
+    "(without it, it takes the secret as raw key bytes); standardwebhooks accepts either"
+)
+
+
+def local_env(args: argparse.Namespace) -> int:
+    """The running local stack's `--env-vars` file (recorded by `local up`, from the template it runs)."""
+    state = running_local_state(args.state_file)
+    if not state.env_vars:
+        raise CliError("the running local stack records no --env-vars (an older `local up`): restart it")
+    sections = state.env_vars
+    if args.docker:
+        sections = {
+            function: {name: _LOOPBACK_URL.sub(DOCKER_HOST, value) for name, value in variables.items()}
+            for function, variables in sections.items()
+        }
+    print(json.dumps(sections, indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+def local_secret(args: argparse.Namespace) -> int:
+    """The local webhook signing secret, `whsec_`-prefixed, read from the local Secrets Manager."""
+    state = running_local_state(args.state_file)
+    if not state.webhook_secret_arn:
+        raise CliError("the running local stack records no webhook secret (an older `local up`): restart it")
+    secrets = local_target(args.state_file).client("secretsmanager")
+    try:
+        value = str(secrets.get_secret_value(SecretId=state.webhook_secret_arn)["SecretString"])
+    except (ClientError, BotoCoreError) as exc:
+        raise CliError(f"cannot read the signing secret {state.webhook_secret_arn}: {exc}") from None
+    secret = "whsec_" + value
+    if args.json:
+        print(render.dumps({"secret": secret, "secret_arn": state.webhook_secret_arn}))
+    else:
+        print(secret, flush=True)
+        print(WHSEC_PREFIX_NOTE, file=sys.stderr)
+    return EXIT_OK

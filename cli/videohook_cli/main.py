@@ -1,4 +1,8 @@
-"""`videohook`: the command line. Parses, picks the command, turns failures into one line and an exit code."""
+"""`videohook`: the command line. Parses, picks the command, turns every failure into one line and an exit code.
+
+The commands' module (boto3, httpx) is imported only once the command line is parsed, inside the error
+handling: a Ctrl-C at any point after start-up ends with `videohook: interrupted` and 130, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
-from videohook_cli import commands
-from videohook_cli.errors import EXIT_CODES_HELP, EXIT_INTERRUPTED, CliError
+from videohook_cli.errors import EXIT_CODES_HELP, EXIT_ERROR, EXIT_INTERRUPTED, CliError, Stopped, UsageError
 from videohook_cli.state import STATE_FILE_VARIABLE, default_state_path
 
 DESCRIPTION = """Track AI video generation jobs with videohook and watch them end.
@@ -25,7 +29,19 @@ EXAMPLES = """examples:
   videohook watch hingnet video_123                   # progress bar until it ends
   videohook events tail --filter type=video.failed    # live events, Ctrl-C to stop
   videohook ls --pending --json | jq '.data[].id'
+  videohook redeliver hingnet video_123               # send the final event to its callback_url again
   videohook get skyengine video_456 --stack-name videohook --region eu-west-1"""
+
+FILTER_NAMES = ("type", "provider", "status")
+DEBUG_VARIABLE = "VIDEOHOOK_DEBUG"  # set: unexpected errors raise with their traceback
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line (`videohook: error: ... (see `videohook track --help`)`) and
+    exit 2, not a usage block; --help still prints the whole help."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
 def _meta(value: str) -> tuple[str, str]:
@@ -33,6 +49,13 @@ def _meta(value: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {value!r}")
     return key, item
+
+
+def _filter(value: str) -> str:
+    name, sep, item = value.partition("=")
+    if not sep or name not in FILTER_NAMES or not item:
+        raise argparse.ArgumentTypeError(f"takes type=..., provider=... or status=..., not {value!r}")
+    return value
 
 
 def _positive_int(value: str) -> int:
@@ -45,18 +68,32 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _port(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {value!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number (0-65535), got {value!r}")
+    return number
+
+
 def _seconds(value: str) -> float:
     try:
         number = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {value!r}") from None
-    if number < 0:
+    if not number >= 0 or number == float("inf"):
         raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {value!r}")
     return number
 
 
-def _stack_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _json_option(parser: argparse.ArgumentParser, help: str = "machine-readable JSON on stdout") -> None:
+    parser.add_argument("--json", action="store_true", help=help + "; errors as JSON on stderr")
+
+
+def _stack_options() -> Parser:
+    common = Parser(add_help=False)
     group = common.add_argument_group("stack")
     group.add_argument("--stack-name", metavar="NAME", help="a deployed videohook stack (CloudFormation)")
     group.add_argument("--region", help="AWS region of the stack (default: your AWS configuration)")
@@ -65,7 +102,7 @@ def _stack_options() -> argparse.ArgumentParser:
         "--local", action="store_true", help="the local stack of `videohook local up` (default when it runs)"
     )
     _state_option(group)
-    common.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+    _json_option(common)
     return common
 
 
@@ -78,31 +115,74 @@ def _state_option(group: argparse._ArgumentGroup | argparse.ArgumentParser) -> N
     )
 
 
+def _run(name: str) -> Callable[[argparse.Namespace], int]:
+    """The command `name` of videohook_cli.commands, imported when it runs (not when --help is printed)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from videohook_cli import commands
+
+        return int(getattr(commands, name)(args))
+
+    run.__name__ = name
+    return run
+
+
+LOCAL_ENV_HELP = """Print the `--env-vars` JSON for the running local stack: per function of template.yaml, only the
+variables the template declares for it, pointing at this stack (AWS_ENDPOINT_URL = moto, JOBS_TABLE, EVENTS_TOPIC_ARN,
+PROVIDERS = the simulated gateway with its tokens in the local Secrets Manager, the webhook queue and signing
+secret, ARCHIVE_BUCKET). Credentials are not variables a template may declare: give the function any, moto
+accepts them (`sam local invoke` passes dummy ones by itself when you have none).
+
+  videohook local env > env.json
+  python -m devtools.local_invoke ApiFunction -e events/api-get-job.json --env-vars env.json   # no Docker
+
+With Docker (after `make build`):
+  videohook local env --docker > env.json
+  sam local invoke ApiFunction -e events/api-get-job.json --env-vars env.json
+
+--docker writes host.docker.internal where the stack says 127.0.0.1: inside a container 127.0.0.1 is the
+container itself, and Docker Desktop resolves host.docker.internal to the host. On Linux (Docker Engine) the
+stack's ports listen on the host's loopback only, which the default bridge network cannot reach: use the plain
+file with `sam local invoke --docker-network host ...` (the container then shares the host's network)."""
+
+SIGNING_HELP = """Print the local stack's webhook signing secret, ready for a receiver: `whsec_` + the secret
+stored in the local Secrets Manager (WebhookSecret's value; the deployed stack's is in the WebhookSecretArn output).
+
+Pass it as printed. The official `openai` SDK (client.webhooks.unwrap / verify_signature) verifies only with the
+whsec_-prefixed form: it takes a secret without the prefix as raw key bytes, and every signature then fails.
+The `standardwebhooks` library accepts it with or without the prefix."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="videohook", description=DESCRIPTION, epilog=EXAMPLES + "\n\n" + EXIT_CODES_HELP, formatter_class=formatter
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     stack = _stack_options()
 
     def command(
-        name: str, run: Callable[[argparse.Namespace], int], help: str, *, stack_options: bool = True
+        name: str, help: str, *, stack_options: bool = True, description: str | None = None
     ) -> argparse.ArgumentParser:
-        parents = [stack] if stack_options else []
+        parents: list[Parser] = [stack] if stack_options else []
         cmd = sub.add_parser(
-            name, help=help, description=help, formatter_class=formatter, epilog=EXIT_CODES_HELP, parents=parents
+            name,
+            help=help,
+            description=description or help,
+            formatter_class=formatter,
+            epilog=EXIT_CODES_HELP,
+            parents=parents,
         )
-        cmd.set_defaults(run=run)
+        cmd.set_defaults(run=_run(name))
         return cmd
 
-    def job_command(name: str, run: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
-        cmd = command(name, run, help)
+    def job_command(name: str, help: str) -> argparse.ArgumentParser:
+        cmd = command(name, help)
         cmd.add_argument("provider", metavar="PROVIDER", help="a configured provider, e.g. hingnet")
         cmd.add_argument("video_id", metavar="VIDEO_ID", help="the gateway's video id")
         return cmd
 
-    track = job_command("track", commands.track, "start tracking a video job (POST /v1/jobs)")
+    track = job_command("track", "start tracking a video job (POST /v1/jobs)")
     track.add_argument("--callback", metavar="URL", help="https URL that receives the signed webhook")
     track.add_argument(
         "--progress-events", action="store_true", help="also announce video.progress events for this job (opt-in)"
@@ -114,12 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", metavar="N", type=_positive_int, help="seconds of video (HingNet polls with ?duration=N)"
     )
 
-    job_command("get", commands.get, "show one job (GET /v1/jobs/PROVIDER/VIDEO_ID)")
-    job_command("stop", commands.stop, "stop tracking a job: no more polls, no event (DELETE)")
-
-    watch = job_command(
-        "watch", commands.watch, "show a progress bar until the video ends (exit 0 completed, 3 failed)"
+    job_command("get", "show one job (GET /v1/jobs/PROVIDER/VIDEO_ID), its webhook deliveries included")
+    job_command("stop", "stop tracking a job: no more polls, no event (DELETE)")
+    job_command(
+        "redeliver",
+        "send a finished job's final event to its callback_url again (POST .../redeliver; exit 1 if it has no "
+        "callback_url or has not finished)",
     )
+
+    watch = job_command("watch", "show a progress bar until the video ends (exit 0 completed, 3 failed)")
     watch.add_argument(
         "--interval", type=_seconds, default=2.0, metavar="S", help="seconds between reads (default %(default)s)"
     )
@@ -130,15 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
         "With --json, each new state of the job is one JSON line; the last line is the final job.\n\n" + EXIT_CODES_HELP
     )
 
-    ls = command(
-        "ls",
-        commands.ls,
-        "list tracked jobs, newest first (reads the table; a Scan without --pending)",
-    )
+    ls = command("ls", "list tracked jobs, newest first (reads the table; a Scan without --pending)")
     ls.add_argument("--pending", action="store_true", help="only jobs still polled or with an event not yet published")
     ls.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="at most N jobs (default %(default)s)")
 
-    events = command("events", _usage_of("events"), "the event stream of the stack's SNS topic", stack_options=False)
+    events = command("events", "the event stream of the stack's SNS topic", stack_options=False)
     events_sub = events.add_subparsers(dest="events_command", metavar="COMMAND", required=True)
     tail = events_sub.add_parser(
         "tail",
@@ -150,10 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="With --json, each event is one JSON line (the message body, as subscribers receive it).\n\n"
         + EXIT_CODES_HELP,
     )
-    tail.set_defaults(run=commands.events_tail)
+    tail.set_defaults(run=_run("events_tail"))
     tail.add_argument(
         "--filter",
         metavar="NAME=VALUE",
+        type=_filter,
         action="append",
         help="type=, provider= or status= (repeatable; an SNS filter policy)",
     )
@@ -166,27 +246,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit after S seconds (exit 5 if --count was not reached)",
     )
 
-    local = command(
-        "local", _usage_of("local"), "the local stack on 127.0.0.1 (needs the repository checkout)", stack_options=False
-    )
-    local_sub = local.add_subparsers(dest="local_command", metavar="COMMAND", required=True)
-    up = local_sub.add_parser(
+    local = command("local", "the local stack on 127.0.0.1 (needs the repository checkout)", stack_options=False)
+    _local_commands(local.add_subparsers(dest="local_command", metavar="COMMAND", required=True))
+    return parser
+
+
+def _local_commands(local_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`videohook local up | down | env | secret`."""
+    formatter = argparse.RawDescriptionHelpFormatter
+
+    def local_command(name: str, help: str, description: str, run: str) -> argparse.ArgumentParser:
+        cmd = local_sub.add_parser(
+            name, formatter_class=formatter, help=help, description=description, epilog=EXIT_CODES_HELP
+        )
+        cmd.set_defaults(run=_run(run))
+        _state_option(cmd)
+        return cmd
+
+    up = local_command(
         "up",
-        formatter_class=formatter,
-        help="run moto, the simulated gateway, the API and the poller until Ctrl-C",
-        description="Run the whole stack on 127.0.0.1, no AWS and no Docker: moto in server mode with the "
+        "run moto, the simulated gateway, the API and the poller until Ctrl-C",
+        "Run the whole stack on 127.0.0.1, no AWS and no Docker: moto in server mode with the "
         "table (from template.yaml), topic and secrets; the simulated gateway (providers hingnet and skyengine: "
         "any video id you track exists and completes after --sim-seconds; an id containing 'fail' fails); the "
         "API served through ApiFunction's own handler; PollerFunction's handler looping; and WebhookFunction for "
         "jobs with a callback (plain http to 127.0.0.1 allowed here). Writes the endpoints "
-        "to --state-file so the other commands find the stack. Runs from the repository checkout (it imports "
-        "devtools/ and reads template.yaml and functions/ there).",
-        epilog=EXIT_CODES_HELP,
+        "to --state-file so the other commands find the stack. Quiet: one line for a poller run that changed "
+        "something, none for the others. Ctrl-C stops it (exit 130), so does `videohook local down` (exit 0). "
+        "Runs from the repository checkout (it imports devtools/ and reads template.yaml and functions/ there).",
+        "local_up",
     )
-    up.set_defaults(run=commands.local_up)
-    up.add_argument("--api-port", type=int, default=0, help="port of the API (default: any free port)")
-    up.add_argument("--aws-port", type=int, default=0, help="port of moto (default: any free port)")
-    up.add_argument("--sim-port", type=int, default=0, help="port of the simulated gateway (default: any free port)")
+    up.add_argument("--api-port", type=_port, default=0, help="port of the API (default: any free port)")
+    up.add_argument("--aws-port", type=_port, default=0, help="port of moto (default: any free port)")
+    up.add_argument("--sim-port", type=_port, default=0, help="port of the simulated gateway (default: any free port)")
     up.add_argument(
         "--poll-every",
         type=_seconds,
@@ -208,41 +300,48 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="stop by itself after S seconds (default: on Ctrl-C only)",
     )
-    up.add_argument("--verbose", action="store_true", help="the functions' own JSON logs too")
-    _state_option(up)
-    down = local_sub.add_parser(
-        "down",
-        help="stop the local stack started by `local up`",
-        description="Stop the local stack started by `local up`.",
+    up.add_argument("--verbose", action="store_true", help="the functions' own JSON logs and metrics too")
+    down = "stop the local stack started by `local up`"
+    local_command("down", down, down[0].upper() + down[1:] + ".", "local_down")
+    env = local_command(
+        "env", "print the --env-vars JSON that points each function at the local stack", LOCAL_ENV_HELP, "local_env"
     )
-    down.set_defaults(run=commands.local_down)
-    _state_option(down)
-    return parser
-
-
-def _usage_of(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(_args: argparse.Namespace) -> int:  # unreachable: the sub-command is required
-        raise CliError(f"`videohook {name}` needs a command; see `videohook {name} --help`", 2)
-
-    return run
+    env.add_argument(
+        "--docker",
+        action="store_true",
+        help="host.docker.internal for 127.0.0.1, for `sam local invoke` in Docker (see above)",
+    )
+    secret = local_command("secret", "print the local webhook signing secret (whsec_...)", SIGNING_HELP, "local_secret")
+    _json_option(secret, help='{"secret": "whsec_...", "secret_arn": ...} on stdout')
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:
     """SIGTERM unwinds like Ctrl-C, so temporary queues and local servers are cleaned up."""
-    raise KeyboardInterrupt
+    raise Stopped
+
+
+def _report(error: CliError, as_json: bool) -> int:
+    print(error.as_json() if as_json else error.as_text(), file=sys.stderr, flush=True)
+    return error.code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in arguments
     signal.signal(signal.SIGTERM, _terminate)
     try:
+        args = build_parser().parse_args(arguments)
+        as_json = bool(getattr(args, "json", False))
         return int(args.run(args))
     except CliError as exc:
-        print(f"videohook: error: {exc.message}", file=sys.stderr)
-        return exc.code
+        return _report(exc, as_json)
     except KeyboardInterrupt:
-        print("videohook: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _report(CliError("interrupted", EXIT_INTERRUPTED), as_json)
     except BrokenPipeError:  # `videohook ls | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
+    except Exception as exc:
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        message = f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_VARIABLE}=1 for the traceback)"
+        return _report(CliError(" ".join(message.split()), EXIT_ERROR), as_json)

@@ -57,7 +57,26 @@ def job_text(job: dict[str, Any]) -> str:
         lines.append("  metadata    " + ", ".join(f"{k}={v}" for k, v in sorted(job["metadata"].items())))
     if job.get("callback_url"):
         lines.append(f"  callback    {job['callback_url']}")
+    deliveries = tracking.get("deliveries") or []
+    for i, attempt in enumerate(deliveries):
+        lines.append(f"  {'webhooks' if i == 0 else '':<11} {delivery_text(attempt)}")
+    if job.get("callback_url") and not deliveries:
+        lines.append("  webhooks    none yet (sent once the job ends)")
     return "\n".join(lines)
+
+
+def delivery_text(attempt: dict[str, Any]) -> str:
+    """One webhook attempt of `tracking.deliveries`: when, which event, the outcome and why."""
+    answer = f"HTTP {attempt['status_code']}" if attempt.get("status_code") is not None else "no answer"
+    line = (
+        f"{_when(attempt.get('at'))}  {attempt.get('event_id')}  attempt {attempt.get('attempt')}  "
+        f"{attempt.get('outcome')} ({answer})"
+    )
+    if attempt.get("error") and attempt.get("outcome") != "delivered":
+        line += ": " + " ".join(str(attempt["error"]).split())  # one line, whatever the receiver answered
+    if attempt.get("next_attempt_at"):
+        line += f", next attempt {_when(attempt['next_attempt_at'])}"
+    return line
 
 
 def progress_bar(progress: Any, width: int = BAR_WIDTH) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 STATE_FILE_VARIABLE = "VIDEOHOOK_STATE_FILE"
@@ -25,6 +25,10 @@ class LocalState:
     due_shards: int
     sim_url: str
     started_at: int
+    webhook_secret_arn: str = ""  # the signing secret in the local Secrets Manager (`videohook local secret`)
+    # `sam local invoke --env-vars` content for this stack, per function: only variables the template declares for
+    # it (`videohook local env`)
+    env_vars: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def running(self) -> bool:

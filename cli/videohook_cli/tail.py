@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from videohook_cli.errors import CliError
+from videohook_cli.errors import EXIT_USAGE, CliError
 from videohook_cli.target import Target
 
 QUEUE_PREFIX = "videohook-tail-"
@@ -30,7 +30,7 @@ def filter_policy(filters: list[str]) -> dict[str, list[str]] | None:
     for item in filters:
         name, sep, value = item.partition("=")
         if not sep or name not in ("type", "provider", "status") or not value:
-            raise CliError(f"--filter takes type=..., provider=... or status=..., not {item!r}")
+            raise CliError(f"--filter takes type=..., provider=... or status=..., not {item!r}", EXIT_USAGE)
         policy.setdefault(name, []).append(value)
     return policy or None
 

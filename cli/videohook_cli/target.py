@@ -16,7 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from videohook_cli.errors import CliError
-from videohook_cli.state import read_state
+from videohook_cli.state import LocalState, read_state
 
 REQUIRED_OUTPUTS = ("ApiUrl", "EventsTopicArn", "JobsTableName")
 DEFAULT_DUE_SHARDS = 16
@@ -58,7 +58,8 @@ def resolve_target(
     raise CliError("no stack: pass --stack-name NAME (a deployed stack) or start one with `videohook local up`")
 
 
-def local_target(state_path: Path) -> Target:
+def running_local_state(state_path: Path) -> LocalState:
+    """The state of the local stack that runs now, or a CliError saying why there is none."""
     state = read_state(state_path)
     if state is None:
         raise CliError(f"no local stack: {state_path} does not exist; start one with `videohook local up`")
@@ -67,6 +68,11 @@ def local_target(state_path: Path) -> Target:
             f"the local stack in {state_path} is not running (pid {state.pid} is gone); "
             "start it again with `videohook local up`"
         )
+    return state
+
+
+def local_target(state_path: Path) -> Target:
+    state = running_local_state(state_path)
     session = boto3.session.Session(
         aws_access_key_id=LOCAL_CREDENTIAL, aws_secret_access_key=LOCAL_CREDENTIAL, region_name=state.region
     )

@@ -1,11 +1,13 @@
-"""`videohook` driven as a user would: a real process per command, against a local stack that
-`videohook local up` runs in its own process (moto, the simulated gateway, the API and the poller, all on
-127.0.0.1), found through its state file. Track, watch to the end, events tail, ls, get, errors, --json."""
+"""`videohook` driven as a user would: its console script (.venv/bin/videohook, what `make setup` installs), a
+real process per command, against a local stack that `videohook local up` runs in its own process (moto, the
+simulated gateway, the API and the poller, all on 127.0.0.1), found through its state file. Track, watch to the
+end, events tail, ls, get, redeliver, local env and secret, errors (one line, JSON under --json), Ctrl-C."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +23,7 @@ import httpx
 import pytest
 from videohook_cli import main
 
+from devtools.local_invoke import load_template
 from devtools.webhook_receiver import WebhookReceiver
 
 
@@ -31,16 +34,18 @@ def interruptible() -> None:
 
 
 ROOT = Path(__file__).resolve().parents[2]
+# The console script `make setup` installs next to the interpreter running the tests (.venv/bin/videohook).
+VIDEOHOOK = Path(sys.executable).with_name("videohook")
 START_TIMEOUT_S = 60
 COMMAND_TIMEOUT_S = 60
+STATUS_LINE = re.compile(r"^\[\d\d:\d\d:\d\d\] poller run (\d+): ")
 
 
 def cli_env(state_file: Path, **extra: str) -> dict[str, str]:
-    """A user's environment: the packages importable (as `pip install -e .` makes them), no AWS settings."""
+    """A user's environment: no AWS settings, no PYTHONPATH (the console script finds its packages itself)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONPATH"}
     env.update(
         {
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT / "cli")]),
             "VIDEOHOOK_STATE_FILE": str(state_file),
             "AWS_EC2_METADATA_DISABLED": "true",
             "PYTHONUNBUFFERED": "1",
@@ -56,7 +61,8 @@ class Cli:
     cwd: Path
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "videohook_cli", *args]
+        assert VIDEOHOOK.is_file(), f"{VIDEOHOOK}: `make setup` installs the videohook command there"
+        return [str(VIDEOHOOK), *args]
 
     def run(self, *args: str, timeout: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -266,7 +272,10 @@ def test_errors_are_one_line_with_honest_exit_codes(local_stack, tmp_path):
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1 and "HTTP 400" in refused.stderr
 
     bad_usage = cli.run("track", "hingnet", "v1", "--duration", "-3")
-    assert bad_usage.returncode == 2 and "positive integer" in bad_usage.stderr
+    assert bad_usage.returncode == 2 and bad_usage.stdout == ""
+    assert bad_usage.stderr == (
+        "videohook: error: argument --duration: expected a positive integer, got '-3' (see `videohook track --help`)\n"
+    )
 
     no_stack = Cli(cli_env(tmp_path / "none.json"), tmp_path).run("ls")
     assert no_stack.returncode == 1
@@ -317,6 +326,7 @@ def test_help_everywhere(capsys):
         ["track"],
         ["get"],
         ["stop"],
+        ["redeliver"],
         ["ls"],
         ["watch"],
         ["events"],
@@ -324,8 +334,271 @@ def test_help_everywhere(capsys):
         ["local"],
         ["local", "up"],
         ["local", "down"],
+        ["local", "env"],
+        ["local", "secret"],
     ):
         with pytest.raises(SystemExit) as exited:
             main([*command, "--help"])
         assert exited.value.code == 0, command
         assert capsys.readouterr().out.startswith("usage: videohook"), command
+
+    def help_of(*command: str) -> str:
+        return Cli(cli_env(ROOT / "no-state.json"), ROOT).run(*command, "--help").stdout
+
+    assert "130  interrupted (Ctrl-C)" in help_of("local", "up")
+    assert "host.docker.internal" in help_of("local", "env") and "--docker-network host" in help_of("local", "env")
+    assert "openai" in help_of("local", "secret") and "whsec_" in help_of("local", "secret")
+
+
+# -- bad command lines: one line, exit 2, whatever else is (not) running -----------------------------------------
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        ([], "videohook: error: the following arguments are required: COMMAND (see `videohook --help`)"),
+        (
+            ["track"],
+            "videohook: error: the following arguments are required: PROVIDER, VIDEO_ID (see `videohook track --help`)",
+        ),
+        (["nosuch"], "videohook: error: argument COMMAND: invalid choice: 'nosuch'"),
+        (["ls", "--limit", "0"], "videohook: error: argument --limit: expected a positive integer, got '0'"),
+        (["ls", "--bogus"], "videohook: error: unrecognized arguments: --bogus (see `videohook --help`)"),
+        (["local"], "videohook: error: the following arguments are required: COMMAND (see `videohook local --help`)"),
+        (
+            ["events", "tail", "--filter", "colour=red"],
+            "videohook: error: argument --filter: takes type=..., provider=... or status=..., not 'colour=red' "
+            "(see `videohook events tail --help`)",
+        ),
+        (["events", "tail", "--filter", "type="], "videohook: error: argument --filter: takes type=..."),
+        (["watch", "hingnet", "v", "--interval", "soon"], "videohook: error: argument --interval: expected seconds"),
+        (["local", "up", "--api-port", "70000"], "videohook: error: argument --api-port: expected a port number"),
+    ],
+)
+def test_a_bad_command_line_is_one_line_and_exit_2(tmp_path, args, line):
+    result = Cli(cli_env(tmp_path / "none.json"), tmp_path).run(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(line), result.stderr
+
+
+def test_json_errors_are_one_json_object_on_stderr(local_stack, tmp_path):
+    cli = local_stack.cli
+    missing = cli.run("get", "hingnet", "video_nobody_tracked", "--json")
+    assert missing.returncode == 4 and missing.stdout == ""
+    (line,) = missing.stderr.splitlines()
+    error = json.loads(line)["error"]
+    assert error["code"] == "not_found" and error["exit_code"] == 4 and error["http_status"] == 404
+    assert error["message"].startswith("HTTP 404: ") and error["api_error"]["code"] == "job_not_found"
+
+    usage = cli.run("track", "hingnet", "v1", "--duration", "-3", "--json")
+    assert usage.returncode == 2 and usage.stdout == ""
+    assert json.loads(usage.stderr) == {
+        "error": {
+            "code": "usage",
+            "message": "argument --duration: expected a positive integer, got '-3' (see `videohook track --help`)",
+            "exit_code": 2,
+        }
+    }
+    no_stack = Cli(cli_env(tmp_path / "none.json"), tmp_path).run("ls", "--json")
+    assert no_stack.returncode == 1 and no_stack.stdout == ""
+    assert json.loads(no_stack.stderr)["error"]["code"] == "error"
+    bad_filter = cli.run("events", "tail", "--filter", "colour=red", "--json")
+    assert bad_filter.returncode == 2 and json.loads(bad_filter.stderr)["error"]["code"] == "usage"
+
+
+# -- redeliver, delivery outcomes in `get`, the local signing secret ----------------------------------------------
+def test_redeliver_sends_the_final_event_again_and_get_shows_each_delivery(local_stack):
+    cli = local_stack.cli
+    video = vid("video_again")
+    with WebhookReceiver() as receiver:
+        callback = receiver.url("/hooks/again")
+        assert cli.run("track", "hingnet", video, "--callback", callback).returncode == 0
+        # Before the video ends there is nothing to redeliver: exit 1, one line naming the API's reason
+        early = cli.run("redeliver", "hingnet", video)
+        assert early.returncode == 1 and early.stdout == "" and early.stderr.count("\n") == 1
+        assert early.stderr.startswith("videohook: error: HTTP 409: ") and "(job_not_finished)" in early.stderr
+        watched = cli.run("watch", "hingnet", video, "--interval", "0.3", "--timeout", "60")
+        assert watched.returncode == 0, watched.stderr
+        first = wait_for_hooks(receiver, "/hooks/again", 1, local_stack)
+
+        queued = cli.json("redeliver", "hingnet", video)
+        assert queued["object"] == "webhook.redelivery" and queued["status"] == "queued"
+        assert queued["callback_url"] == callback and queued["type"] == "video.completed"
+        hooks = wait_for_hooks(receiver, "/hooks/again", 2, local_stack)
+        assert hooks[1].headers["webhook-id"] == first[0].headers["webhook-id"] == queued["event_id"]
+
+        # The human `get` shows each attempt: when, which event, the outcome and the receiver's answer
+        shown = wait_for(lambda: cli.run("get", "hingnet", video).stdout, lambda out: out.count("delivered") >= 2)
+        lines = [line for line in shown.splitlines() if queued["event_id"] in line]
+        assert len(lines) == 2 and all("attempt 1  delivered (HTTP 200)" in line for line in lines), shown
+        assert lines[0].startswith("  webhooks    ")
+        human = cli.run("redeliver", "hingnet", video)
+        assert human.returncode == 0 and human.stdout.startswith(f"queued video.completed {queued['event_id']} for ")
+
+    no_callback = vid("video_nohook")
+    assert cli.run("track", "hingnet", no_callback).returncode == 0
+    refused = cli.run("redeliver", "hingnet", no_callback, "--json")
+    assert refused.returncode == 1
+    assert json.loads(refused.stderr)["error"]["api_error"]["code"] == "no_callback_url"
+    assert cli.run("redeliver", "hingnet", vid("video_never")).returncode == 4
+
+
+def test_local_secret_verifies_the_local_webhooks(local_stack):
+    cli = local_stack.cli
+    printed = cli.run("local", "secret")
+    assert printed.returncode == 0, printed.stderr
+    secret = printed.stdout.strip()
+    assert printed.stdout == secret + "\n" and secret.startswith("whsec_")
+    assert "openai" in printed.stderr and "whsec_" in printed.stderr  # the note on the prefix, not on stdout
+    as_json = cli.json("local", "secret")
+    assert as_json["secret"] == secret and as_json["secret_arn"].startswith("arn:aws:secretsmanager:")
+    stored = aws(local_stack, "secretsmanager").get_secret_value(SecretId=as_json["secret_arn"])["SecretString"]
+    assert secret == "whsec_" + stored
+
+    video = vid("video_signed")
+    with WebhookReceiver() as receiver:
+        assert cli.run("track", "skyengine", video, "--callback", receiver.url("/hooks/signed")).returncode == 0
+        assert cli.run("watch", "skyengine", video, "--interval", "0.3", "--timeout", "60").returncode == 0
+        (hook,) = wait_for_hooks(receiver, "/hooks/signed", 1, local_stack)
+    assert hook.verify(secret)["data"]["id"] == video  # standardwebhooks, with the printed value as is
+
+
+# -- the --env-vars file for the running stack --------------------------------------------------------------------
+def declared_variables() -> dict[str, set[str]]:
+    """Per function of template.yaml: the variables it declares (Globals' and its own), as SAM merges them."""
+    template = load_template(ROOT / "template.yaml")
+    globals_ = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    return {
+        name: globals_ | set(((resource["Properties"].get("Environment") or {}).get("Variables")) or {})
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+# Until template.yaml declares boto3's AWS_ENDPOINT_URL (Globals), --env-vars cannot point a function at moto.
+ENDPOINT_DECLARED = (
+    "AWS_ENDPOINT_URL" in load_template(ROOT / "template.yaml")["Globals"]["Function"]["Environment"]["Variables"]
+)
+needs_declared_endpoint = pytest.mark.xfail(
+    not ENDPOINT_DECLARED, reason="template.yaml does not declare AWS_ENDPOINT_URL yet", strict=True
+)
+
+
+@needs_declared_endpoint
+def test_local_env_names_only_declared_variables_and_points_at_the_local_stack(local_stack):
+    printed = local_stack.cli.run("local", "env")
+    assert printed.returncode == 0, printed.stderr
+    env_vars = json.loads(printed.stdout)
+    state = local_stack.state
+    declared = declared_variables()
+    # Every function of the template has its section, naming only variables the template declares for it
+    assert set(env_vars) == set(declared)
+    for function, variables in env_vars.items():
+        assert set(variables) <= declared[function], (function, set(variables) - declared[function])
+        assert all(isinstance(value, str) for value in variables.values())
+    # ... and every one of them points at this stack: boto3's endpoint (moto), the table, topic, providers, secrets
+    for function in env_vars:
+        assert env_vars[function]["AWS_ENDPOINT_URL"] == state["aws_endpoint_url"], function
+        assert env_vars[function]["JOBS_TABLE"] == state["table_name"], function
+    for function in ("PollerFunction", "PollerWorkerFunction", "ArchiveFunction"):
+        assert env_vars[function]["EVENTS_TOPIC_ARN"] == state["topic_arn"]
+    for function in ("PollerFunction", "PollerWorkerFunction", "ArchiveFunction", "ApiFunction"):
+        providers = json.loads(env_vars[function]["PROVIDERS"])
+        assert set(providers) == {"hingnet", "skyengine"}
+        assert all(p["base_url"].startswith(state["sim_url"] + "/") for p in providers.values())
+        secrets = aws(local_stack, "secretsmanager")
+        for provider in providers.values():  # the tokens are in the local Secrets Manager
+            assert secrets.get_secret_value(SecretId=provider["api_key_secret"])["SecretString"]
+    webhook = env_vars["WebhookFunction"]
+    assert aws(local_stack, "secretsmanager").describe_secret(SecretId=webhook["WEBHOOK_SECRET_ARN"])["Name"]
+    assert webhook["WEBHOOK_QUEUE_URL"].startswith(state["aws_endpoint_url"] + "/")
+    assert env_vars["ApiFunction"]["WEBHOOK_QUEUE_URL"] == webhook["WEBHOOK_QUEUE_URL"]
+    aws(local_stack, "s3").head_bucket(Bucket=env_vars["ArchiveFunction"]["ARCHIVE_BUCKET"])
+
+    # --docker: the same file, the host as a container sees it
+    docker = json.loads(local_stack.cli.run("local", "env", "--docker").stdout)
+    assert set(docker) == set(env_vars) and all(set(docker[f]) == set(env_vars[f]) for f in env_vars)
+    assert "127.0.0.1" not in json.dumps(docker)
+    assert docker["ApiFunction"]["AWS_ENDPOINT_URL"] == state["aws_endpoint_url"].replace(
+        "127.0.0.1", "host.docker.internal"
+    )
+
+
+@needs_declared_endpoint
+def test_the_docker_free_invoke_runs_a_function_against_the_local_stack(local_stack, tmp_path):
+    """The README's line: `videohook local env > env.json`, then local_invoke with --env-vars env.json."""
+    env_file = tmp_path / "env.json"
+    printed = local_stack.cli.run("local", "env")
+    assert printed.returncode == 0, printed.stderr
+    env_file.write_text(printed.stdout)
+    # A user's shell: no AWS settings but throwaway credentials (moto takes any; no real AWS is reached)
+    env = cli_env(local_stack.state_file, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
+    env_vars = ["--env-vars", str(env_file)]
+    result = subprocess.run(
+        [sys.executable, "-m", "devtools.local_invoke", "ApiFunction", "-e", "events/api-track-job.json", *env_vars],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout)
+    assert answer["statusCode"] in (200, 201), answer
+    tracked = json.loads(answer["body"])
+    # The job is in the local stack's table: the stack's own `ls` lists it
+    listed = local_stack.cli.json("ls", "--limit", "1000")
+    assert (tracked["provider"], tracked["id"]) in [(job["provider"], job["id"]) for job in listed["data"]]
+
+
+# -- `local up`: quiet, and Ctrl-C is exit 130 ---------------------------------------------------------------------
+def test_local_up_is_quiet_one_status_line_per_poller_run_at_most(local_stack):
+    """By now the stack has run hundreds of poller runs and delivered webhooks: after its banner, only status lines,
+    each for a different run, and no metric blob (EMF: `"_aws"`) nor traceback."""
+    log = local_stack.log.read_text()
+    assert '"_aws"' not in log and "Traceback" not in log
+    banner, _, rest = log.partition("  videohook track hingnet video_demo_1 && videohook watch hingnet video_demo_1\n")
+    assert banner.startswith("videohook local stack (pid ")
+    lines = rest.splitlines()
+    runs = [STATUS_LINE.match(line) for line in lines]
+    assert all(runs), [line for line, run in zip(lines, runs, strict=True) if not run]
+    numbers = [int(run.group(1)) for run in runs if run]
+    assert len(numbers) == len(set(numbers))
+
+
+def test_local_up_exits_130_on_ctrl_c_and_removes_its_state(tmp_path):
+    state_file = tmp_path / "stack.json"
+    cli = Cli(cli_env(state_file), tmp_path)
+    process = cli.start("local", "up", "--max-seconds", "300")
+    try:
+        assert process.stdout is not None
+        wait_for_line(process.stdout, "videohook track hingnet video_demo_1", timeout=START_TIMEOUT_S)
+        assert state_file.exists()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode == 130, err
+    assert out.endswith("stopping the local stack (interrupted)\n") and err == ""
+    assert not state_file.exists()
+    after = cli.run("ls")
+    assert after.returncode == 1 and after.stderr.startswith("videohook: error: no stack: ")
+
+
+def wait_for(read: Any, done: Any, timeout: float = 60) -> Any:
+    """`read()` until `done(value)`, bounded by `timeout` (no speed asserted: the bound only ends a hung test)."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        value = read()
+    assert done(value), value
+    return value
+
+
+def wait_for_hooks(receiver: WebhookReceiver, path: str, count: int, stack: LocalStack) -> list[Any]:
+    hooks = wait_for(lambda: receiver.received(path), lambda hooks: len(hooks) >= count)
+    assert len(hooks) == count, (len(hooks), stack.log.read_text()[-3000:])
+    return hooks

@@ -82,7 +82,7 @@ def deployed_stack() -> Iterator[tuple[str, Recorder, dict[str, str]]]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(aws_env(moto.endpoint_url))
         env["AWS_ACCESS_KEY_ID"] = "AKIDEXAMPLECLI"
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "layers" / "common"), str(ROOT / "cli")])
+        env.pop("PYTHONPATH", None)  # the console script finds its packages itself
         env["VIDEOHOOK_STATE_FILE"] = str(ROOT / "tests" / "cli" / "no-such-state.json")
         yield name, recorder, env
     finally:
@@ -93,7 +93,12 @@ def deployed_stack() -> Iterator[tuple[str, Recorder, dict[str, str]]]:
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "videohook_cli", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        [str(Path(sys.executable).with_name("videohook")), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
