@@ -100,7 +100,7 @@ def check_track(api: Api, body: bytes, request: Any = None) -> int:
 
 
 def assert_a_valid_request(request: dict[str, Any]) -> None:
-    """What every accepted request must satisfy (README, "Input rules"), checked independently."""
+    """What every accepted request must satisfy (docs/api.md, "Input rules"), checked independently."""
     assert set(request) <= set(FIELDS)
     assert request["provider"] in CONFIGURED
     video_id = request["video_id"]
