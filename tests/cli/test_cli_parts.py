@@ -70,3 +70,36 @@ def test_functions_never_load_the_cli(function):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def make_dry_run(tmp_path: Path, target: str) -> list[str]:
+    """What `make <target>` would run in a fresh clone (no virtualenv yet): `make -n` in a copy of the Makefile
+    and the files its virtualenvs depend on."""
+    for name in ("Makefile", "requirements-dev.txt", "pyproject.toml", "layers/common/requirements.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    result = subprocess.run(
+        ["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_make_setup_installs_the_command_without_the_sam_cli_and_says_how_to_run_it(tmp_path):
+    setup = make_dry_run(tmp_path, "setup")
+    assert not [line for line in setup if "aws-sam-cli" in line or "checkov" in line]
+    assert any("pip install --quiet --no-deps -e ." in line for line in setup)
+    first_pip = next(i for i, line in enumerate(setup) if "pip install" in line)
+    assert "setting up .venv" in " ".join(setup[:first_pip])  # said before the minute of pip
+    assert "run: .venv/bin/videohook --help (or: source .venv/bin/activate, then videohook --help)" in setup[-1]
+
+
+@pytest.mark.parametrize("target", ["test", "lint", "build"])
+def test_the_targets_that_use_the_sam_cli_install_it(tmp_path, target):
+    assert any("aws-sam-cli==" in line for line in make_dry_run(tmp_path, target))
+
+
+def test_make_demo_needs_only_the_dev_virtualenv(tmp_path):
+    demo = make_dry_run(tmp_path, "demo")
+    assert not [line for line in demo if "aws-sam-cli" in line]
+    assert demo[-1].endswith("-m devtools.demo")
