@@ -1,32 +1,27 @@
 """A Docker-free ``sam local invoke``.
 
 Reads ``template.yaml`` the way the SAM CLI does (short tags, Globals, parameter defaults, ``--env-vars``
-overrides that only touch declared variables) and runs one function's handler on an event in a fresh
-Python subprocess, so every invoke is a cold start and the handler modules of different functions (all
-named ``app``) never meet in one interpreter.
+overrides that only touch declared variables) and runs one function's handler on an event through AWS's own
+runtime pieces: the Lambda Runtime Interface Emulator that the SAM CLI ships and ``awslambdaric``, the
+runtime interface client of the official Python images, both on 127.0.0.1 (:mod:`devtools.lambda_emulator`).
+A fresh emulator and runtime serve each invoke, so every invoke is a cold start and the handler modules of
+different functions (all named ``app``) never meet in one interpreter.
 
     python -m devtools.local_invoke PollerFunction -e events/poller-schedule.json [--env-vars env.json]
 
-The function's logs go to stderr, the response JSON to stdout; the exit code is 1 on a function error.
+The emulator's and the function's logs go to stderr, the response JSON to stdout; the exit code is 1 on a
+function error.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
-import decimal
-import importlib
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from devtools import lambda_emulator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,14 +51,12 @@ PSEUDO_PARAMETERS: dict[str, Any] = {
 # Lambda's defaults when the template does not say.
 DEFAULT_TIMEOUT_S = 3
 DEFAULT_MEMORY_MB = 128
-# The parent gives the child this long beyond the function's Timeout (imports, interpreter start).
+# local_invoke gives the emulator this long beyond the function's Timeout (which the emulator enforces itself)
+# before killing it.
 KILL_GRACE_S = 10.0
 
 # Variables copied from the caller's environment into the function's (plus every AWS_* one).
 PASSTHROUGH_VARIABLES = ("PATH", "HOME", "LANG", "TZ", "PYTHONHASHSEED")
-
-_CHILD_FLAG = "--child"
-_EXIT_TIMEOUT = 124
 
 
 class TemplateError(ValueError):
@@ -513,7 +508,7 @@ def _log_stream_name() -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Invoking (parent side)
+# Invoking: on the Lambda Runtime Interface Emulator and awslambdaric (devtools.lambda_emulator)
 # --------------------------------------------------------------------------------------------------
 
 
@@ -523,9 +518,9 @@ class InvokeResult:
 
     payload: Any  # the JSON the handler returned (None for null or on error)
     error: dict[str, Any] | None
-    logs: str
-    returncode: int
-    duration_s: float
+    logs: str  # the emulator's output: START/END/REPORT, its errors, the function's stdout and stderr
+    returncode: int  # 0: a payload; 1: an error; N: the runtime exited with status N; -SIGKILL: killed at `timeout`
+    duration_s: float  # wall time, from starting the emulator (the cold start included) to its answer
 
     @property
     def ok(self) -> bool:
@@ -542,7 +537,7 @@ def invoke(
     timeout: float | None = None,
     parameter_overrides: Mapping[str, Any] | None = None,
 ) -> InvokeResult:
-    """Run ``logical_id``'s handler on ``event`` in a fresh interpreter, as ``sam local invoke`` would.
+    """Run ``logical_id``'s handler on ``event`` in a fresh runtime, as ``sam local invoke`` would.
 
     ``env_overrides`` uses the ``--env-vars`` format; ``extra_env`` adds variables (e.g. AWS_ENDPOINT_URL)
     before the function's own; ``timeout`` replaces the kill deadline of the function's Timeout + 10 s.
@@ -559,89 +554,37 @@ def invoke_spec(
     extra_env: Mapping[str, str] | None = None,
     timeout: float | None = None,
 ) -> InvokeResult:
-    """Like :func:`invoke`, for an already resolved :class:`FunctionSpec`."""
+    """Like :func:`invoke`, for an already resolved :class:`FunctionSpec`.
+
+    The function runs through the Lambda Runtime Interface Emulator with awslambdaric as its runtime (see
+    :mod:`devtools.lambda_emulator`), which enforce its Timeout and report its errors; local_invoke only
+    kills the emulator if it has not answered ``timeout`` seconds after starting (default: Timeout + 10 s).
+    """
     environment = build_environment(spec, env_overrides=env_overrides, extra_env=extra_env)
-    environment["PYTHONPATH"] = str(REPO_ROOT)  # so the child can run `-m devtools.local_invoke`
+    environment.update(runtime_environment(spec))
     limit = float(timeout) if timeout is not None else spec.timeout + KILL_GRACE_S
-    with tempfile.TemporaryDirectory(prefix="local-invoke-") as scratch:
-        request_path, result_path = Path(scratch, "request.json"), Path(scratch, "result.json")
-        request = {
-            "logical_id": spec.logical_id,
-            "code_dir": str(spec.code_dir),
-            "layer_dirs": [str(path) for path in spec.layer_dirs],
-            "handler": spec.handler,
-            "timeout": spec.timeout,
-            "memory_size": spec.memory_size,
-            "repo_root": str(REPO_ROOT),
-            "event": event,
-        }
-        request_path.write_text(json.dumps(request), encoding="utf-8")
-        command = [sys.executable, "-u", "-m", "devtools.local_invoke", _CHILD_FLAG, str(request_path)]
-        command.append(str(result_path))
-        started = time.monotonic()
-        logs, returncode, killed = _run_child(command, environment, limit)
-        duration = time.monotonic() - started
-        result = _read_json(result_path)
-
-    if result is not None:
-        return InvokeResult(result.get("payload"), result.get("error"), logs, returncode, duration)
-    if killed:
-        error = _error("Sandbox.Timedout", f"Task timed out after {limit:.2f} seconds (killed by local_invoke)")
-    else:
-        error = _error("Runtime.ExitError", f"Runtime exited without a response: exit status {returncode}")
-    return InvokeResult(None, error, logs, returncode, duration)
-
-
-def _run_child(command: list[str], environment: dict[str, str], limit: float) -> tuple[str, int, bool]:
-    """Run the child with stdout and stderr merged into one log; kill its process group past ``limit``."""
-    process = subprocess.Popen(
-        command,
-        cwd=REPO_ROOT,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    outcome = lambda_emulator.run(
+        code_dir=spec.code_dir,
+        layer_dirs=spec.layer_dirs,
+        handler=spec.handler,
+        environment=environment,
+        event=event,
+        limit=limit,
     )
-    killed = False
-    try:
-        try:
-            output, _ = process.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            killed = True
-            _kill_group(process)
-            output, _ = process.communicate()
-    finally:
-        if process.poll() is None:
-            _kill_group(process)
-            process.wait()
-    return output.decode("utf-8", errors="replace"), process.returncode, killed
+    return InvokeResult(outcome.payload, outcome.error, outcome.logs, outcome.returncode, outcome.duration_s)
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _error(error_type: str, message: str, stack: list[str] | None = None) -> dict[str, Any]:
-    return {"errorType": error_type, "errorMessage": message, "stackTrace": stack or []}
-
-
-# --------------------------------------------------------------------------------------------------
-# The child: one cold Lambda "container"
-# --------------------------------------------------------------------------------------------------
+def runtime_environment(spec: FunctionSpec) -> dict[str, str]:
+    """What Lambda's managed runtime adds to a function's environment (the emulator adds the Runtime API's)."""
+    environment = {"AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand"}
+    if spec.runtime and spec.runtime.startswith("python"):
+        environment["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
+    return environment
 
 
 class LambdaContext:
-    """The parts of Lambda's context object handlers and Powertools use."""
+    """The parts of Lambda's context object handlers and Powertools use, for calling a handler in-process
+    (devtools.local_stack); invokes get awslambdaric's own."""
 
     def __init__(self, function_name: str, memory_limit_in_mb: int, timeout_s: int, log_stream_name: str) -> None:
         self.function_name = function_name
@@ -662,154 +605,6 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-def _json_default(value: Any) -> Any:
-    # The Python runtime's marshaller accepts Decimal (what DynamoDB hands back).
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _write_result(path: Path, result: dict[str, Any]) -> None:
-    """Write atomically, so the parent never reads half a result."""
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(result, default=_json_default), encoding="utf-8")
-    os.replace(partial, path)
-
-
-def _exception_error(exc: BaseException, error_type: str | None = None, message: str | None = None) -> dict[str, Any]:
-    # Like Lambda's runtime, show only the user's frames, not the ones of the code calling the handler.
-    frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename != __file__]
-    stack = traceback.format_list(frames)
-    return _error(error_type or type(exc).__name__, str(exc) if message is None else message, stack)
-
-
-def _log_error(error: dict[str, Any]) -> None:
-    print(f"[ERROR] {error['errorType']}: {error['errorMessage']}", file=sys.stderr)
-    if error.get("stackTrace"):
-        print("Traceback (most recent call last):\n" + "".join(error["stackTrace"]), end="", file=sys.stderr)
-
-
-def _prepare_interpreter(request: Mapping[str, Any]) -> None:
-    """Lambda's layout: the code first on sys.path, then layers (/opt/python), then the runtime's packages."""
-    repo_root = os.path.realpath(request["repo_root"])
-    kept = [entry for entry in sys.path if entry and os.path.realpath(entry) != repo_root]
-    sys.path[:] = [request["code_dir"], *request["layer_dirs"], *kept]
-    os.environ.pop("PYTHONPATH", None)
-    os.chdir(request["code_dir"])  # Lambda's working directory is LAMBDA_TASK_ROOT
-
-
-def _load_handler(handler: str) -> Callable[[Any, Any], Any]:
-    module_name, function_name = handler.rsplit(".", 1)
-    module_name = module_name.replace("/", ".")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        message = f"Unable to import module '{module_name}': {exc}"
-        raise _InitError(_exception_error(exc, "Runtime.ImportModuleError", message)) from exc
-    except SyntaxError as exc:
-        message = f"Syntax error in module '{module_name}': {exc}"
-        raise _InitError(_exception_error(exc, "Runtime.UserCodeSyntaxError", message)) from exc
-    except Exception as exc:
-        raise _InitError(_exception_error(exc)) from exc
-    function = getattr(module, function_name, None)
-    if not callable(function):
-        message = f"Handler '{function_name}' missing on module '{module_name}'"
-        raise _InitError(_error("Runtime.HandlerNotFound", message))
-    return function
-
-
-class _InitError(Exception):
-    def __init__(self, error: dict[str, Any]) -> None:
-        super().__init__(error["errorMessage"])
-        self.error = error
-
-
-class _Watchdog:
-    """Ends the invoke at the function's Timeout, as Lambda does, writing the timeout error first."""
-
-    def __init__(self, result_path: Path, context: LambdaContext, timeout_s: int) -> None:
-        self._result_path = result_path
-        self._context = context
-        self._timeout_s = timeout_s
-        self._lock = threading.Lock()
-        self._finished = False
-        self._timer = threading.Timer(timeout_s, self._expire)
-        self._timer.daemon = True
-
-    def start(self) -> None:
-        self._timer.start()
-
-    def finish(self, result: dict[str, Any]) -> bool:
-        """Record the handler's result unless the deadline already passed."""
-        with self._lock:
-            if self._finished:
-                return False
-            self._finished = True
-            self._timer.cancel()
-            _write_result(self._result_path, result)
-            return True
-
-    def _expire(self) -> None:
-        message = f"RequestId: {self._context.aws_request_id} Error: Task timed out after {self._timeout_s:.2f} seconds"
-        with self._lock:
-            if self._finished:
-                return
-            self._finished = True
-            _write_result(self._result_path, {"error": _error("Sandbox.Timedout", message)})
-        print(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {message}", file=sys.stderr, flush=True)
-        os._exit(_EXIT_TIMEOUT)
-
-
-def _child_main(request_path: str, result_path: str) -> int:
-    """Run the handler once and write ``{"payload": ...}`` or ``{"error": ...}`` to ``result_path``."""
-    request = json.loads(Path(request_path).read_text(encoding="utf-8"))
-    result_file = Path(result_path)
-    sys.stdout = sys.stderr  # print() and Powertools' EMF/JSON logs belong in the log, not the response
-    _prepare_interpreter(request)
-    context = LambdaContext(
-        request["logical_id"],
-        int(request["memory_size"]),
-        int(request["timeout"]),
-        os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", ""),
-    )
-    try:
-        handler = _load_handler(request["handler"])
-    except _InitError as init_error:
-        _log_error(init_error.error)
-        _write_result(result_file, {"error": init_error.error})
-        return 1
-
-    print(f"START RequestId: {context.aws_request_id} Version: $LATEST", file=sys.stderr)
-    watchdog = _Watchdog(result_file, context, int(request["timeout"]))
-    started = time.monotonic()
-    context.start_clock()
-    watchdog.start()
-    outcome: dict[str, Any]
-    try:
-        payload = handler(request["event"], context)
-    except Exception as exc:
-        outcome = {"error": _exception_error(exc)}
-    else:
-        try:
-            json.dumps(payload, default=_json_default)
-            outcome = {"payload": payload}
-        except (TypeError, ValueError) as exc:
-            outcome = {"error": _error("Runtime.MarshalError", f"Unable to marshal response: {exc}")}
-    duration_ms = (time.monotonic() - started) * 1000
-    if "error" in outcome:
-        _log_error(outcome["error"])
-    if not watchdog.finish(outcome):
-        time.sleep(60)  # the watchdog is ending the process
-    print(f"END RequestId: {context.aws_request_id}", file=sys.stderr)
-    print(
-        f"REPORT RequestId: {context.aws_request_id}\tDuration: {duration_ms:.2f} ms\t"
-        f"Memory Size: {context.memory_limit_in_mb} MB",
-        file=sys.stderr,
-    )
-    sys.stderr.flush()
-    return 1 if "error" in outcome else 0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -856,10 +651,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments[:1] == [_CHILD_FLAG]:
-        code = _child_main(arguments[1], arguments[2])
-        sys.stderr.flush()
-        os._exit(code)  # like Lambda, do not wait for threads the handler left running
     parser = _parser()
     options = parser.parse_args(arguments)
     template = load_template(options.template)
@@ -875,7 +666,10 @@ def main(argv: list[str] | None = None) -> int:
         spec = function_spec(template, name, parameter_overrides=overrides)
     except (TemplateError, argparse.ArgumentTypeError) as problem:
         parser.error(str(problem))
-    result = invoke_spec(spec, _read_event(options.event), env_overrides=env_vars, timeout=options.timeout)
+    try:
+        result = invoke_spec(spec, _read_event(options.event), env_overrides=env_vars, timeout=options.timeout)
+    except lambda_emulator.EmulatorUnavailable as problem:
+        parser.exit(2, f"{parser.prog}: error: {problem}\n")
     sys.stderr.write(result.logs)
     sys.stderr.flush()
     print(json.dumps(result.error if result.error is not None else result.payload))

@@ -1,8 +1,10 @@
-"""devtools.local_invoke: the template rules of `sam local invoke`, and real cold invokes in a subprocess."""
+"""devtools.local_invoke: the template rules of `sam local invoke`, and real cold invokes through the Lambda
+Runtime Interface Emulator and awslambdaric."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from devtools import local_invoke
+from devtools import lambda_emulator, local_invoke
 from devtools.local_invoke import (
     FunctionSpec,
     TemplateError,
@@ -349,12 +351,24 @@ def test_api_events_route_through_powertools_resolver() -> None:
 
 
 # ------------------------------------------------------------------------------------------------
-# Real invokes (subprocess)
+# Real invokes: the Lambda Runtime Interface Emulator running awslambdaric, on loopback
 # ------------------------------------------------------------------------------------------------
+
+# The emulator's own function ARN (its account and region are fixed, whatever the environment says).
+EMULATOR_ARN = "arn:aws:lambda:us-east-1:012345678912:function:{}"
 
 
 def _invoke(logical_id: str, event: dict[str, Any], **kwargs: Any) -> local_invoke.InvokeResult:
     return invoke(logical_id, event, template_path=FIXTURE_TEMPLATE, **kwargs)
+
+
+def _gone(pid: int) -> bool:
+    """No such process any more (or only its zombie, waiting for init to reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
 
 
 def test_invoke_returns_env_context_and_remaining_time() -> None:
@@ -377,23 +391,40 @@ def test_invoke_returns_env_context_and_remaining_time() -> None:
     assert env["AWS_ACCESS_KEY_ID"] == "testing"
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == "EchoFunction"
     assert env["AWS_SAM_LOCAL"] == "true"
-    assert "PYTHONPATH" not in env
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.13"  # the template's Runtime, as Lambda names it
+    assert env["_HANDLER"] == "app.lambda_handler"
+    # the emulator's Runtime API, on loopback, is what awslambdaric talked to
+    assert env["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
+    # awslambdaric's context: the emulator's deadline (the function's 2 s Timeout) and request id
     assert 0 < payload["remaining_ms"] <= 2000
     assert payload["function_name"] == "EchoFunction"
     assert payload["function_version"] == "$LATEST"
-    assert payload["invoked_function_arn"] == "arn:aws:lambda:us-east-1:123456789012:function:EchoFunction"
-    assert payload["memory_limit_in_mb"] == 256
+    assert payload["invoked_function_arn"] == EMULATOR_ARN.format("EchoFunction")
+    assert payload["memory_limit_in_mb"] == "256"  # the runtime reads it from the environment: a string
     assert len(payload["aws_request_id"]) == 36
     assert payload["log_group_name"] == "/aws/lambda/EchoFunction"
-    assert payload["log_stream_name"]
+    assert payload["log_stream_name"] == env["AWS_LAMBDA_LOG_STREAM_NAME"]
+    # Lambda's layout: the task root is the working directory and first on the path, then /opt/python with
+    # the layers' code, then the runtime's packages
     assert payload["cwd"] == str(FIXTURES / "echo_fn")
-    assert payload["sys_path"][:2] == [str(FIXTURES / "echo_fn"), str(FIXTURES / "layer")]
+    assert env["LAMBDA_TASK_ROOT"] == str(FIXTURES / "echo_fn")
+    assert payload["sys_path"][0] == str(FIXTURES / "echo_fn")
+    opt_python = Path(payload["sys_path"][2])
+    assert (opt_python.name, opt_python.parent.name) == ("python", "opt")
+    assert payload["sys_path"][1] == str(
+        opt_python / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    )
     assert payload["layer"] == "fixture-layer"
-    assert payload["stdout_is_stderr"] is True
+    assert Path(payload["layer_file"]).parent == opt_python
+    assert payload["layer_real_file"] == str(FIXTURES / "layer" / "fixture_layer.py")  # linked, not copied
+    assert str(REPO) not in payload["sys_path"]  # the repository (devtools, tests...) is not importable
     # What the handler printed is in the logs, not in the payload.
     assert "echo_fn handling echo" in result.logs
     assert "echo_fn handling" not in json.dumps(payload)
     assert f"START RequestId: {payload['aws_request_id']}" in result.logs
+    assert f"END RequestId: {payload['aws_request_id']}" in result.logs
+    assert "Memory Size: 256 MB" in result.logs  # the emulator's REPORT line
+    assert _gone(payload["pid"])  # the runtime was stopped with the emulator
 
 
 def test_each_invoke_is_cold_and_app_modules_stay_apart() -> None:
@@ -401,6 +432,7 @@ def test_each_invoke_is_cold_and_app_modules_stay_apart() -> None:
     other = _invoke("OtherFunction", {})
     second = _invoke("EchoFunction", {})
     assert first.payload["invocations"] == second.payload["invocations"] == 1
+    assert first.payload["pid"] != second.payload["pid"]
     assert first.payload["file"] == str(FIXTURES / "echo_fn" / "app.py")
     assert other.payload == {
         "which": "other",
@@ -409,49 +441,54 @@ def test_each_invoke_is_cold_and_app_modules_stay_apart() -> None:
     }
 
 
-def test_raising_handler_gives_lambda_error_payload() -> None:
+def test_raising_handler_gives_the_runtimes_error_payload() -> None:
     result = _invoke("EchoFunction", {"action": "raise"})
     assert result.payload is None
     assert result.error is not None
     assert result.error["errorType"] == "ValueError"
     assert result.error["errorMessage"] == "boom from echo_fn"
     assert any("echo_fn/app.py" in line and "lambda_handler" in line for line in result.error["stackTrace"])
-    assert not any("local_invoke.py" in line for line in result.error["stackTrace"])
+    assert not any("awslambdaric" in line for line in result.error["stackTrace"])  # the runtime's frames cut
+    assert result.error["requestId"] in result.logs  # awslambdaric's document, for this invoke
     assert result.returncode == 1
     assert "[ERROR] ValueError: boom from echo_fn" in result.logs
 
 
-def test_handler_past_its_timeout_is_stopped() -> None:
-    # The parent's own kill deadline is pushed far out, so only the function's 2 s Timeout can end the invoke
+def test_handler_past_its_timeout_is_stopped_by_the_emulator() -> None:
+    # local_invoke's own kill deadline is pushed far out, so only the function's 2 s Timeout can end the invoke
     result = _invoke("EchoFunction", {"action": "sleep", "seconds": 30}, timeout=60)
     assert result.error is not None
+    # the emulator's answer ("Task timed out after 2.00 seconds"), under Lambda's error type for it
     assert result.error["errorType"] == "Sandbox.Timedout"
-    # stopped by its own Timeout inside the child (as Lambda does), not killed by the parent
-    assert "Task timed out after 2.00 seconds" in result.error["errorMessage"]
-    assert "killed by local_invoke" not in result.error["errorMessage"]
-    assert result.returncode == local_invoke._EXIT_TIMEOUT
-    # while the handler was still in its 30 s sleep: it had started, and it never returned
-    assert result.logs.index("echo_fn handling sleep") < result.logs.index("Task timed out after 2.00 seconds")
-    assert "END RequestId" not in result.logs
+    assert result.error["errorMessage"] == "Task timed out after 2.00 seconds"
+    assert result.returncode == 1
+    assert result.duration_s < 30
+    # the handler had started, and the emulator ended the invoke at 2 s, while it still slept
+    assert result.logs.index("echo_fn handling sleep") < result.logs.index("END RequestId")
+    assert "Duration: 2000.00 ms" in result.logs
 
 
-def test_parent_kills_a_child_past_the_given_timeout() -> None:
-    result = _invoke("EchoFunction", {"action": "sleep", "seconds": 30}, timeout=0.75)
+def test_local_invoke_kills_an_emulator_past_the_given_timeout(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    result = _invoke("EchoFunction", {"action": "sleep", "seconds": 30, "pid_file": str(pid_file)}, timeout=1.5)
     assert result.error is not None
-    # the parent's kill at the given 0.75 s, before the function's own 2 s Timeout could end it
+    # local_invoke's kill at the given 1.5 s, before the function's own 2 s Timeout could end it
     assert result.error["errorType"] == "Sandbox.Timedout"
-    assert result.error["errorMessage"] == "Task timed out after 0.75 seconds (killed by local_invoke)"
+    assert result.error["errorMessage"] == "Task timed out after 1.50 seconds (killed by local_invoke)"
     assert result.returncode == -signal.SIGKILL
+    assert result.duration_s < 2
+    # the sleeping runtime did not outlive the invoke
+    assert _gone(int(pid_file.read_text()))
 
 
 def test_threads_left_running_do_not_hold_the_invoke() -> None:
-    # The handler leaves a thread sleeping 30 s; the parent would kill a child still waiting for it at 25 s
+    # The handler leaves a thread sleeping 30 s; local_invoke would kill an emulator still waiting at 25 s
     result = _invoke("EchoFunction", {"action": "linger"}, timeout=25)
     assert result.error is None, result.logs
-    # exit status 0: the child ended by itself once the handler returned, while its thread still had time to
-    # run (a child that waited for the thread would have been killed first: -SIGKILL)
     assert result.returncode == 0, result.logs
+    assert result.duration_s < 20
     assert "END RequestId" in result.logs
+    assert _gone(result.payload["pid"])
 
 
 def test_runtime_errors() -> None:
@@ -460,11 +497,34 @@ def test_runtime_errors() -> None:
     assert marshal.error["errorType"] == "Runtime.MarshalError"
     exited = _invoke("EchoFunction", {"action": "exit"})
     assert exited.error is not None
-    assert exited.error["errorType"] == "Runtime.ExitError"
+    assert exited.error["errorType"] == "Runtime.ExitError"  # the emulator's own document
+    assert "Runtime exited with error: exit status 3" in exited.error["errorMessage"]
     assert exited.returncode == 3
     missing = _invoke("MissingHandlerFunction", {})
     assert missing.error is not None
     assert missing.error["errorType"] == "Runtime.HandlerNotFound"
+    assert missing.error["errorMessage"] == "Handler 'no_such_handler' missing on module 'app'"
+
+
+def test_init_errors() -> None:
+    raised = _invoke("BrokenInitFunction", {})
+    assert raised.error is not None
+    assert raised.error["errorType"] == "RuntimeError"
+    assert raised.error["errorMessage"] == "broken_fn cannot start"
+    assert any("broken_fn/app.py" in line for line in raised.error["stackTrace"])
+    assert raised.error["requestId"] == ""  # posted to the init error endpoint, before any invoke
+    # the runtime exits at import without posting anything: the emulator's log says what happened
+    exited = _invoke("BrokenInitFunction", {}, env_overrides={"BrokenInitFunction": {"BROKEN_MODE": "exit"}})
+    assert exited.error is not None
+    assert exited.error["errorType"] == "Sandbox.Failure"
+    assert exited.error["errorMessage"] == "Runtime exited with error: exit status 4"
+    assert exited.returncode == 4
+
+
+def test_a_missing_emulator_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(lambda_emulator.RIE_VARIABLE, str(tmp_path / "aws-lambda-rie"))
+    with pytest.raises(lambda_emulator.EmulatorUnavailable, match=r"VIDEOHOOK_LAMBDA_RIE=.* is not an executable"):
+        _invoke("EchoFunction", {})
 
 
 def test_cli_prints_response_on_stdout_and_logs_on_stderr(tmp_path: Path) -> None:
@@ -480,8 +540,17 @@ def test_cli_prints_response_on_stdout_and_logs_on_stderr(tmp_path: Path) -> Non
     assert payload["env"]["STAGE"] == "cli"
     assert payload["env"]["INTERVAL"] == "7"
     assert "echo_fn handling echo" in done.stderr
+    assert "START RequestId" in done.stderr
 
     event.write_text(json.dumps({"action": "raise"}))
     failed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert failed.returncode == 1
     assert json.loads(failed.stdout)["errorType"] == "ValueError"
+
+    missing = {**os.environ, lambda_emulator.RIE_VARIABLE: str(tmp_path / "nothing")}
+    unavailable = subprocess.run(
+        command, cwd=REPO, env=missing, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert unavailable.returncode == 2
+    assert unavailable.stdout == ""
+    assert unavailable.stderr.count("\n") == 1 and "is not an executable file" in unavailable.stderr
