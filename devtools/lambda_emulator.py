@@ -21,11 +21,13 @@ unpacks it there from the SAM CLI's wheel), else in the SAM CLI's own package in
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import http.client
 import importlib.util
 import json
+import math
 import os
 import platform
 import re
@@ -53,6 +55,10 @@ RIE_LOG_LEVEL = "error"
 READY_TIMEOUT_S = 10.0  # the emulator listens within milliseconds
 STOP_TIMEOUT_S = 2.0  # after SIGTERM, before SIGKILL
 START_ATTEMPTS = 3  # a port taken between picking it and the emulator binding it: pick others
+# coreutils' timeout runs each emulator, set to end it OUTLIVE_S after the invoke's limit: a safety net for an
+# invoker killed before it could stop the emulator (its normal end is local_invoke stopping it at once).
+SUPERVISOR = shutil.which("timeout")
+OUTLIVE_S = 5.0
 
 _ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 _TIMED_OUT = re.compile(r"Task timed out after [\d.]+ seconds")
@@ -239,7 +245,11 @@ def run(
         log_path = Path(scratch, "emulator.log")
         for attempt in range(1, START_ATTEMPTS + 1):
             invoke_port, runtime_port = free_ports(2)
+            supervisor: list[str] = []
+            if SUPERVISOR is not None:
+                supervisor = [SUPERVISOR, f"--kill-after={STOP_TIMEOUT_S:g}", f"{math.ceil(limit + OUTLIVE_S)}"]
             command = [
+                *supervisor,
                 str(emulator),
                 "--log-level",
                 RIE_LOG_LEVEL,
@@ -262,8 +272,10 @@ def run(
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    start_new_session=True,  # the emulator leads a session: its runtime is found and stopped by it
+                    start_new_session=True,  # a session of its own: the runtime is found in it and stopped
                 )
+            with _live_lock:
+                _live.add(process)
             try:
                 ready_by = min(deadline, time.monotonic() + READY_TIMEOUT_S)
                 answer: _Answer
@@ -276,6 +288,8 @@ def run(
                     answer = not_ready
             finally:
                 _stop(process)
+                with _live_lock:
+                    _live.discard(process)
             logs = log_path.read_text(encoding="utf-8", errors="replace")
             if answer == "exited" and "address already in use" in logs and attempt < START_ATTEMPTS:
                 continue  # nothing ran: start again on other ports
@@ -320,6 +334,19 @@ def _post(port: int, body: bytes, deadline: float) -> _Answer:
         return "closed"
     finally:
         connection.close()
+
+
+_live: set[subprocess.Popen[bytes]] = set()
+_live_lock = threading.Lock()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """At exit, stop the emulators of invokes still running (in daemon threads, e.g. LocalLambda's Event ones)."""
+    with _live_lock:
+        running = list(_live)
+    for process in running:
+        _stop(process)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

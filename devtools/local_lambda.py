@@ -2,8 +2,9 @@
 
 Functions that invoke other functions (the poller's fan-out to ``PollerWorkerFunction``) reach it through
 boto3's own ``AWS_ENDPOINT_URL_LAMBDA``, as they would reach Lambda. Each invoke runs the function from
-``template.yaml`` with :func:`devtools.local_invoke.invoke` in a fresh interpreter (a cold start, the
-function's Timeout enforced); ``InvocationType: Event`` answers 202 at once and runs it in the background.
+``template.yaml`` with :func:`devtools.local_invoke.invoke`, on a fresh Lambda Runtime Interface Emulator and
+awslambdaric (a cold start, the function's Timeout enforced by the emulator); ``InvocationType: Event``
+answers 202 at once and runs it in the background.
 
     with LocalLambda("template.yaml", env_overrides=..., extra_env=aws_env(moto)) as lam:
         ... AWS_ENDPOINT_URL_LAMBDA=lam.endpoint_url ...

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -477,8 +478,49 @@ def test_local_invoke_kills_an_emulator_past_the_given_timeout(tmp_path: Path) -
     assert result.error["errorMessage"] == "Task timed out after 1.50 seconds (killed by local_invoke)"
     assert result.returncode == -signal.SIGKILL
     assert result.duration_s < 2
-    # the sleeping runtime did not outlive the invoke
-    assert _gone(int(pid_file.read_text()))
+    # neither the sleeping runtime nor the emulator outlived the invoke
+    assert all(_gone(int(pid)) for pid in pid_file.read_text().split())
+
+
+def test_an_invoke_that_fails_on_this_side_still_stops_the_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[Any] = []
+
+    def broken_post(port: int, body: bytes, deadline: float) -> Any:
+        started.extend(lambda_emulator._live)
+        raise RuntimeError("the invoker failed mid-invoke")
+
+    monkeypatch.setattr(lambda_emulator, "_post", broken_post)
+    with pytest.raises(RuntimeError, match="mid-invoke"):
+        _invoke("EchoFunction", {})
+    (process,) = started
+    assert process.poll() is not None
+    assert lambda_emulator._session_members(process.pid) == []
+    assert process not in lambda_emulator._live
+
+
+def test_an_emulator_whose_invoker_was_killed_ends_by_itself(tmp_path: Path) -> None:
+    """The safety net: coreutils' timeout ends each emulator a few seconds past the invoke's limit."""
+    pid_file = tmp_path / "pid"
+    script = (
+        "from devtools.local_invoke import invoke\n"
+        f"invoke('EchoFunction', {{'action': 'sleep', 'seconds': 60, 'pid_file': {str(pid_file)!r}}}, "
+        f"template_path={str(FIXTURE_TEMPLATE)!r}, timeout=3)\n"
+    )
+    invoker = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or len(pid_file.read_text().split()) < 2:
+            assert time.monotonic() < deadline and invoker.poll() is None
+            time.sleep(0.05)
+    finally:
+        invoker.kill()  # no chance to stop its emulator
+        invoker.wait()
+    emulator = int(pid_file.read_text().split()[1])
+    assert not _gone(emulator)
+    deadline = time.monotonic() + 3 + lambda_emulator.OUTLIVE_S + lambda_emulator.STOP_TIMEOUT_S + 5
+    while not _gone(emulator) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(emulator)
 
 
 def test_threads_left_running_do_not_hold_the_invoke() -> None:
