@@ -1,5 +1,6 @@
 # videohook: `make demo` and `make test` set themselves up from a fresh clone (no AWS, no Docker needed).
-# `make setup` installs only .venv (the `videohook` command, the local stack, the tests: about a minute); the SAM CLI
+# `make setup` installs only .venv (the `videohook` command, the local stack, the tests: about a minute; and the Lambda
+# Runtime Interface Emulator the local invokes run on, from the SAM CLI's wheel, without the SAM CLI); the SAM CLI
 # (.venv-sam, ~2.5 min) and the template scanner (.venv-checkov) come with the targets that use them: build, lint,
 # scan, test.
 SHELL := /bin/bash
@@ -15,6 +16,11 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_VERSION := 3.3.30
 SCAN_DIR := .aws-sam/scan
+# The Lambda Runtime Interface Emulator that devtools.local_invoke runs the functions on (make demo, videohook local
+# up, the tests): the binary the SAM CLI package ships, unpacked from that one wheel (seconds, no dependencies; the
+# SAM CLI itself is not installed). VIDEOHOOK_LAMBDA_RIE tells devtools.lambda_emulator where it is.
+RIE := $(VENV)/bin/aws-lambda-rie
+export VIDEOHOOK_LAMBDA_RIE ?= $(abspath $(RIE))
 # sam build needs python3.13 on PATH; pyenv exposes it next to 3.11 this way (ignored without pyenv).
 export PYENV_VERSION ?= 3.11.7:3.13.0
 export SAM_CLI_TELEMETRY := 0
@@ -40,6 +46,17 @@ $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyprojec
 	$(PY) -m pip install --quiet --no-deps -e .  # the `videohook` command (cli/videohook_cli): .venv/bin/videohook
 	touch $@
 
+$(RIE): $(VENV)/.installed
+	@echo "unpacking the Lambda Runtime Interface Emulator from the aws-sam-cli $(SAM_CLI_VERSION) wheel into $@"
+	rm -rf $(VENV)/sam-wheel
+	$(PY) -m pip download --quiet --no-deps --dest $(VENV)/sam-wheel aws-sam-cli==$(SAM_CLI_VERSION)
+	$(PY) -c 'import glob, platform, sys, zipfile; \
+	arch = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine().lower()]; \
+	wheel = zipfile.ZipFile(glob.glob(sys.argv[1] + "/*.whl")[0]); \
+	open(sys.argv[2], "wb").write(wheel.read("samcli/local/rapid/aws-lambda-rie-" + arch))' $(VENV)/sam-wheel $@
+	chmod 755 $@
+	rm -rf $(VENV)/sam-wheel
+
 $(SAM_VENV)/.installed:
 	@echo "setting up $(SAM_VENV): the SAM CLI $(SAM_CLI_VERSION), for build, lint and test (once; about 2.5 minutes)"
 	$(PYTHON) -m venv $(SAM_VENV)
@@ -55,22 +72,22 @@ $(CHECKOV_VENV)/.installed:
 	touch $@
 
 # What `videohook` and the tests need; nothing of the SAM CLI (the targets that use it install it).
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(RIE)
 	@echo "run: .venv/bin/videohook --help (or: source .venv/bin/activate, then videohook --help)"
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed $(RIE)
 	$(PY) -m devtools.demo
 
-local: $(VENV)/.installed
+local: $(VENV)/.installed $(RIE)
 	PYTHONPATH=layers/common:cli $(PY) -m videohook_cli local up
 
-test: $(VENV)/.installed $(SAM_VENV)/.installed lint
+test: $(VENV)/.installed $(RIE) $(SAM_VENV)/.installed lint
 	$(PY) -m pytest
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.installed $(RIE)
 	$(PY) -m pytest tests/unit
 
-integration: $(VENV)/.installed
+integration: $(VENV)/.installed $(RIE)
 	$(PY) -m pytest tests/integration
 
 lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
@@ -105,7 +122,7 @@ build: $(SAM_VENV)/.installed
 	$(SAM) build
 
 # Benchmarks (not part of `make test`; a seconds-long smoke run of them is: tests/bench).
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed $(RIE)
 	$(PY) -m bench
 
 clean:

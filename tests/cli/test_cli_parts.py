@@ -85,21 +85,30 @@ def make_dry_run(tmp_path: Path, target: str) -> list[str]:
     return result.stdout.splitlines()
 
 
+def installs_the_sam_cli(lines: list[str]) -> bool:
+    return any("pip install" in line and "aws-sam-cli" in line for line in lines)
+
+
 def test_make_setup_installs_the_command_without_the_sam_cli_and_says_how_to_run_it(tmp_path):
     setup = make_dry_run(tmp_path, "setup")
-    assert not [line for line in setup if "aws-sam-cli" in line or "checkov" in line]
+    assert not installs_the_sam_cli(setup) and not [line for line in setup if "checkov" in line]
     assert any("pip install --quiet --no-deps -e ." in line for line in setup)
     first_pip = next(i for i, line in enumerate(setup) if "pip install" in line)
     assert "setting up .venv" in " ".join(setup[:first_pip])  # said before the minute of pip
+    # The runtime emulator the local invokes run on: only the SAM CLI's wheel, unpacked, no dependencies
+    (download,) = [line for line in setup if "pip download" in line]
+    assert "--no-deps" in download and "aws-sam-cli==" in download
+    assert any("samcli/local/rapid/aws-lambda-rie-" in line for line in setup)
     assert "run: .venv/bin/videohook --help (or: source .venv/bin/activate, then videohook --help)" in setup[-1]
 
 
 @pytest.mark.parametrize("target", ["test", "lint", "build"])
 def test_the_targets_that_use_the_sam_cli_install_it(tmp_path, target):
-    assert any("aws-sam-cli==" in line for line in make_dry_run(tmp_path, target))
+    assert installs_the_sam_cli(make_dry_run(tmp_path, target))
 
 
-def test_make_demo_needs_only_the_dev_virtualenv(tmp_path):
-    demo = make_dry_run(tmp_path, "demo")
-    assert not [line for line in demo if "aws-sam-cli" in line]
-    assert demo[-1].endswith("-m devtools.demo")
+@pytest.mark.parametrize("target", ["demo", "local"])
+def test_make_demo_and_local_need_no_sam_cli(tmp_path, target):
+    lines = make_dry_run(tmp_path, target)
+    assert not installs_the_sam_cli(lines)
+    assert any("aws-lambda-rie" in line for line in lines)
