@@ -20,6 +20,7 @@ SCAN_DIR := .aws-sam/scan
 # up, the tests): the binary the SAM CLI package ships, unpacked from that one wheel (seconds, no dependencies; the
 # SAM CLI itself is not installed). VIDEOHOOK_LAMBDA_RIE tells devtools.lambda_emulator where it is.
 RIE := $(VENV)/bin/aws-lambda-rie
+RIE_STAMP := $(VENV)/.rie-$(SAM_CLI_VERSION)
 export VIDEOHOOK_LAMBDA_RIE ?= $(abspath $(RIE))
 # sam build needs python3.13 on PATH; pyenv exposes it next to 3.11 this way (ignored without pyenv).
 export PYENV_VERSION ?= 3.11.7:3.13.0
@@ -46,16 +47,18 @@ $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt pyprojec
 	$(PY) -m pip install --quiet --no-deps -e .  # the `videohook` command (cli/videohook_cli): .venv/bin/videohook
 	touch $@
 
-$(RIE): $(VENV)/.installed
-	@echo "unpacking the Lambda Runtime Interface Emulator from the aws-sam-cli $(SAM_CLI_VERSION) wheel into $@"
+# Once per SAM CLI version (the stamp), whatever else of .venv is reinstalled.
+$(RIE_STAMP): | $(VENV)/.installed
+	@echo "unpacking the Lambda Runtime Interface Emulator from the aws-sam-cli $(SAM_CLI_VERSION) wheel into $(RIE)"
 	rm -rf $(VENV)/sam-wheel
 	$(PY) -m pip download --quiet --no-deps --dest $(VENV)/sam-wheel aws-sam-cli==$(SAM_CLI_VERSION)
-	$(PY) -c 'import glob, platform, sys, zipfile; \
+	$(PY) -c 'import glob, os, platform, sys, zipfile; \
 	arch = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine().lower()]; \
 	wheel = zipfile.ZipFile(glob.glob(sys.argv[1] + "/*.whl")[0]); \
-	open(sys.argv[2], "wb").write(wheel.read("samcli/local/rapid/aws-lambda-rie-" + arch))' $(VENV)/sam-wheel $@
-	chmod 755 $@
+	open(sys.argv[2] + ".partial", "wb").write(wheel.read("samcli/local/rapid/aws-lambda-rie-" + arch)); \
+	os.chmod(sys.argv[2] + ".partial", 0o755); os.replace(sys.argv[2] + ".partial", sys.argv[2])' $(VENV)/sam-wheel $(RIE)
 	rm -rf $(VENV)/sam-wheel
+	touch $@
 
 $(SAM_VENV)/.installed:
 	@echo "setting up $(SAM_VENV): the SAM CLI $(SAM_CLI_VERSION), for build, lint and test (once; about 2.5 minutes)"
@@ -72,22 +75,22 @@ $(CHECKOV_VENV)/.installed:
 	touch $@
 
 # What `videohook` and the tests need; nothing of the SAM CLI (the targets that use it install it).
-setup: $(VENV)/.installed $(RIE)
+setup: $(VENV)/.installed $(RIE_STAMP)
 	@echo "run: .venv/bin/videohook --help (or: source .venv/bin/activate, then videohook --help)"
 
-demo: $(VENV)/.installed $(RIE)
+demo: $(VENV)/.installed $(RIE_STAMP)
 	$(PY) -m devtools.demo
 
-local: $(VENV)/.installed $(RIE)
+local: $(VENV)/.installed $(RIE_STAMP)
 	PYTHONPATH=layers/common:cli $(PY) -m videohook_cli local up
 
-test: $(VENV)/.installed $(RIE) $(SAM_VENV)/.installed lint
+test: $(VENV)/.installed $(RIE_STAMP) $(SAM_VENV)/.installed lint
 	$(PY) -m pytest
 
-unit: $(VENV)/.installed $(RIE)
+unit: $(VENV)/.installed $(RIE_STAMP)
 	$(PY) -m pytest tests/unit
 
-integration: $(VENV)/.installed $(RIE)
+integration: $(VENV)/.installed $(RIE_STAMP)
 	$(PY) -m pytest tests/integration
 
 lint: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
@@ -122,7 +125,7 @@ build: $(SAM_VENV)/.installed
 	$(SAM) build
 
 # Benchmarks (not part of `make test`; a seconds-long smoke run of them is: tests/bench).
-bench: $(VENV)/.installed $(RIE)
+bench: $(VENV)/.installed $(RIE_STAMP)
 	$(PY) -m bench
 
 clean:
