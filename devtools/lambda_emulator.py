@@ -291,7 +291,7 @@ def run(
                 with _live_lock:
                     _live.discard(process)
             logs = log_path.read_text(encoding="utf-8", errors="replace")
-            if answer == "exited" and "address already in use" in logs and attempt < START_ATTEMPTS:
+            if answer in ("exited", "closed") and "address already in use" in logs and attempt < START_ATTEMPTS:
                 continue  # nothing ran: start again on other ports
             break
         duration = time.monotonic() - started

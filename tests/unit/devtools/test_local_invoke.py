@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -496,6 +497,27 @@ def test_an_invoke_that_fails_on_this_side_still_stops_the_emulator(monkeypatch:
     assert process.poll() is not None
     assert lambda_emulator._session_members(process.pid) == []
     assert process not in lambda_emulator._live
+
+
+def test_a_port_taken_before_the_emulator_binds_it_means_other_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_free_ports = lambda_emulator.free_ports
+    handed: list[list[int]] = []
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+
+        def first_one_taken(count: int) -> list[int]:
+            ports = real_free_ports(count)
+            if not handed:
+                ports[0] = taken.getsockname()[1]  # someone else got there first
+            handed.append(ports)
+            return ports
+
+        monkeypatch.setattr(lambda_emulator, "free_ports", first_one_taken)
+        result = _invoke("EchoFunction", {"action": "echo"})
+    assert result.error is None, result.logs
+    assert len(handed) == 2
+    assert "address already in use" not in result.logs  # the logs are the invoke that ran
 
 
 def test_an_emulator_whose_invoker_was_killed_ends_by_itself(tmp_path: Path) -> None:
