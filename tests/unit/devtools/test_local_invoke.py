@@ -528,7 +528,8 @@ def test_an_emulator_whose_invoker_was_killed_ends_by_itself(tmp_path: Path) -> 
         f"invoke('EchoFunction', {{'action': 'sleep', 'seconds': 60, 'pid_file': {str(pid_file)!r}}}, "
         f"template_path={str(FIXTURE_TEMPLATE)!r}, timeout=3)\n"
     )
-    invoker = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
+    # its scratch directory (left behind: the invoker never gets to remove it) goes under tmp_path
+    invoker = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env={**os.environ, "TMPDIR": str(tmp_path)})
     try:
         deadline = time.monotonic() + 30
         while not pid_file.exists() or len(pid_file.read_text().split()) < 2:
