@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import json
 import os
 import re
@@ -483,7 +484,18 @@ def build_environment(
     environment = {name: source[name] for name in PASSTHROUGH_VARIABLES if name in source}
     environment.update({name: value for name, value in source.items() if name.startswith("AWS_")})
     environment.update(extra_env or {})
-    environment.update(apply_env_overrides(spec, env_overrides))
+    # As SAM does for a declared variable the shell also sets (samcli's env_vars resolve()), an AWS_* name the
+    # caller sets wins over the template's default (AWS_ENDPOINT_URL is declared empty so that --env-vars can
+    # point a function at a local AWS); --env-vars still wins over both.
+    caller = {**source, **(extra_env or {})}
+    declared = {
+        name: caller[name] if name.startswith("AWS_") and name in caller else value
+        for name, value in spec.environment.items()
+    }
+    environment.update(apply_env_overrides(dataclasses.replace(spec, environment=declared), env_overrides))
+    # No credentials at all: SAM's local defaults, so that a function pointed at a local AWS can sign requests.
+    if "AWS_ACCESS_KEY_ID" not in environment and "AWS_PROFILE" not in environment:
+        environment.update({"AWS_ACCESS_KEY_ID": "defaultkey", "AWS_SECRET_ACCESS_KEY": "defaultsecret"})
     region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION") or LOCAL_REGION
     environment.setdefault("AWS_REGION", region)
     environment.setdefault("AWS_DEFAULT_REGION", region)

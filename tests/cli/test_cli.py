@@ -475,15 +475,6 @@ def declared_variables() -> dict[str, set[str]]:
 
 
 # Until template.yaml declares boto3's AWS_ENDPOINT_URL (Globals), --env-vars cannot point a function at moto.
-ENDPOINT_DECLARED = (
-    "AWS_ENDPOINT_URL" in load_template(ROOT / "template.yaml")["Globals"]["Function"]["Environment"]["Variables"]
-)
-needs_declared_endpoint = pytest.mark.xfail(
-    not ENDPOINT_DECLARED, reason="template.yaml does not declare AWS_ENDPOINT_URL yet", strict=True
-)
-
-
-@needs_declared_endpoint
 def test_local_env_names_only_declared_variables_and_points_at_the_local_stack(local_stack):
     printed = local_stack.cli.run("local", "env")
     assert printed.returncode == 0, printed.stderr
@@ -523,7 +514,6 @@ def test_local_env_names_only_declared_variables_and_points_at_the_local_stack(l
     )
 
 
-@needs_declared_endpoint
 def test_the_docker_free_invoke_runs_a_function_against_the_local_stack(local_stack, tmp_path):
     """The README's line: `videohook local env > env.json`, then local_invoke with --env-vars env.json."""
     env_file = tmp_path / "env.json"

@@ -156,6 +156,8 @@ FUNCTIONS = {
 GLOBAL_VARIABLES = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
 # Read by Powertools (videohook.observability's logger and metrics), which every handler imports.
 POWERTOOLS_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+# Read by boto3 itself in every function: declared (empty) so that --env-vars can point it at a local AWS.
+BOTO3_VARIABLES = {"AWS_ENDPOINT_URL"}
 # Enough for every reader to succeed: the others are optional.
 SAMPLE_ENV = {
     "JOBS_TABLE": "t",
@@ -211,7 +213,7 @@ def variables_read_by(function: str) -> set[str]:
     Settings.from_env(env, *(getattr(config, name) for name in sorted(sections)))
     if fan_out:
         config.FanOut.from_env(env)
-    return env.asked | POWERTOOLS_VARIABLES
+    return env.asked | POWERTOOLS_VARIABLES | BOTO3_VARIABLES
 
 
 def declared_variables(function: str) -> set[str]:
@@ -335,3 +337,20 @@ def test_the_function_folders_ship_no_dependencies():
     for requirements in ROOT.glob("functions/*/requirements.txt"):
         lines = [line.split("#", 1)[0].strip() for line in requirements.read_text(encoding="utf-8").splitlines()]
         assert not any(lines), f"{requirements}: dependencies belong in layers/common/requirements.txt"
+
+
+@pytest.mark.parametrize("service", ["dynamodb", "sns", "sqs", "secretsmanager", "s3", "lambda"])
+def test_an_empty_aws_endpoint_url_is_unset_for_boto3_and_a_set_one_is_used(service, monkeypatch):
+    """The template declares AWS_ENDPOINT_URL as "" for every function: boto3 must then use AWS's own endpoints."""
+    import boto3
+
+    def endpoint() -> str:
+        return boto3.session.Session(region_name="eu-west-1").client(service).meta.endpoint_url
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "")
+    assert endpoint().endswith(".amazonaws.com")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    assert endpoint() == "http://127.0.0.1:4566"
