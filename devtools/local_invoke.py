@@ -493,8 +493,9 @@ def build_environment(
         for name, value in spec.environment.items()
     }
     environment.update(apply_env_overrides(dataclasses.replace(spec, environment=declared), env_overrides))
-    # No credentials at all: SAM's local defaults, so that a function pointed at a local AWS can sign requests.
-    if "AWS_ACCESS_KEY_ID" not in environment and "AWS_PROFILE" not in environment:
+    # No credentials the caller could resolve (environment, profile, SSO...): SAM's local defaults, so that a
+    # function pointed at a local AWS can still sign its requests.
+    if "AWS_ACCESS_KEY_ID" not in environment and not _caller_has_credentials():
         environment.update({"AWS_ACCESS_KEY_ID": "defaultkey", "AWS_SECRET_ACCESS_KEY": "defaultsecret"})
     region = environment.get("AWS_REGION") or environment.get("AWS_DEFAULT_REGION") or LOCAL_REGION
     environment.setdefault("AWS_REGION", region)
@@ -513,6 +514,15 @@ def build_environment(
         }
     )
     return environment
+
+
+def _caller_has_credentials() -> bool:
+    import boto3
+
+    try:
+        return boto3.session.Session().get_credentials() is not None
+    except Exception:  # a broken profile: the function will say so itself
+        return True
 
 
 def _log_stream_name() -> str:
