@@ -541,6 +541,51 @@ def test_the_docker_free_invoke_runs_a_function_against_the_local_stack(local_st
     assert (tracked["provider"], tracked["id"]) in [(job["provider"], job["id"]) for job in listed["data"]]
 
 
+SAMPLE_EVENTS = {
+    "poller-schedule.json": "PollerFunction",
+    "poller-worker-shards.json": "PollerWorkerFunction",
+    "api-track-job.json": "ApiFunction",
+    "api-get-job.json": "ApiFunction",
+    "api-redeliver-job.json": "ApiFunction",
+    "api-stop-job.json": "ApiFunction",
+    "webhook-sqs.json": "WebhookFunction",
+    "archive-completed.json": "ArchiveFunction",  # its content_url is not on the local provider: refused, no fetch
+}
+
+
+def test_every_sample_event_is_one_of_these():
+    assert sorted(SAMPLE_EVENTS) == sorted(path.name for path in (ROOT / "events").glob("*.json"))
+
+
+@pytest.mark.parametrize(("event", "function"), sorted(SAMPLE_EVENTS.items()))
+def test_every_function_runs_docker_free_on_its_sample_event_with_the_generated_env_file(
+    local_stack, tmp_path, event, function
+):
+    """`videohook local env > env.json`, then each function from its events/*.json through devtools.local_invoke
+    (AWS's runtime emulator and awslambdaric), against the local stack: an answer, not an error."""
+    env_file = tmp_path / "env.json"
+    printed = local_stack.cli.run("local", "env")
+    assert printed.returncode == 0, printed.stderr
+    env_file.write_text(printed.stdout)
+    env = cli_env(local_stack.state_file, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
+    result = subprocess.run(
+        [sys.executable, "-m", "devtools.local_invoke", function, "-e", f"events/{event}", "--env-vars", str(env_file)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    answer = json.loads(result.stdout)
+    assert "errorType" not in answer, answer
+    if function == "ApiFunction":
+        assert answer["statusCode"] < 500, answer
+    if function in ("WebhookFunction", "ArchiveFunction"):
+        assert answer == {"batchItemFailures": []}, answer
+
+
 # -- `local up`: quiet, and Ctrl-C is exit 130 ---------------------------------------------------------------------
 def test_local_up_is_quiet_one_status_line_per_poller_run_at_most(local_stack):
     """By now the stack has run hundreds of poller runs and delivered webhooks: after its banner, only status lines,
