@@ -1,6 +1,7 @@
 """Pure parts of the `videohook` command, and its place in the project (a console script from a package of
 its own, never loaded by the functions)."""
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -78,8 +79,17 @@ def make_dry_run(tmp_path: Path, target: str) -> list[str]:
     for name in ("Makefile", "requirements-dev.txt", "pyproject.toml", "layers/common/requirements.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text((ROOT / name).read_text())
+    # As a user's shell runs it, not as a sub-make of `make test` (MAKEFLAGS/MAKELEVEL would make it print
+    # "make[1]: Entering/Leaving directory" lines around what it runs)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
     result = subprocess.run(
-        ["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+        ["make", "--no-print-directory", "-n", target],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
