@@ -514,17 +514,16 @@ def test_local_env_names_only_declared_variables_and_points_at_the_local_stack(l
     )
 
 
-def test_the_docker_free_invoke_runs_a_function_against_the_local_stack(local_stack, tmp_path):
-    """The README's line: `videohook local env > env.json`, then local_invoke with --env-vars env.json."""
+def docker_free_invoke(local_stack, tmp_path: Path, function: str, event: str) -> subprocess.CompletedProcess[str]:
+    """The README's way: `videohook local env > env.json`, then local_invoke with --env-vars env.json, from a
+    user's shell (no AWS settings but throwaway credentials: moto takes any; no real AWS is reached)."""
     env_file = tmp_path / "env.json"
     printed = local_stack.cli.run("local", "env")
     assert printed.returncode == 0, printed.stderr
     env_file.write_text(printed.stdout)
-    # A user's shell: no AWS settings but throwaway credentials (moto takes any; no real AWS is reached)
     env = cli_env(local_stack.state_file, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
-    env_vars = ["--env-vars", str(env_file)]
     result = subprocess.run(
-        [sys.executable, "-m", "devtools.local_invoke", "ApiFunction", "-e", "events/api-track-job.json", *env_vars],
+        [sys.executable, "-m", "devtools.local_invoke", function, "-e", f"events/{event}", "--env-vars", str(env_file)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -532,7 +531,13 @@ def test_the_docker_free_invoke_runs_a_function_against_the_local_stack(local_st
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return result
+
+
+def test_the_docker_free_invoke_runs_a_function_against_the_local_stack(local_stack, tmp_path):
+    """The README's line: `videohook local env > env.json`, then local_invoke with --env-vars env.json."""
+    result = docker_free_invoke(local_stack, tmp_path, "ApiFunction", "api-track-job.json")
     answer = json.loads(result.stdout)
     assert answer["statusCode"] in (200, 201), answer
     tracked = json.loads(answer["body"])
@@ -563,21 +568,7 @@ def test_every_function_runs_docker_free_on_its_sample_event_with_the_generated_
 ):
     """`videohook local env > env.json`, then each function from its events/*.json through devtools.local_invoke
     (AWS's runtime emulator and awslambdaric), against the local stack: an answer, not an error."""
-    env_file = tmp_path / "env.json"
-    printed = local_stack.cli.run("local", "env")
-    assert printed.returncode == 0, printed.stderr
-    env_file.write_text(printed.stdout)
-    env = cli_env(local_stack.state_file, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
-    result = subprocess.run(
-        [sys.executable, "-m", "devtools.local_invoke", function, "-e", f"events/{event}", "--env-vars", str(env_file)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    result = docker_free_invoke(local_stack, tmp_path, function, event)
     answer = json.loads(result.stdout)
     assert "errorType" not in answer, answer
     if function == "ApiFunction":
