@@ -13,12 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, cost, item_size, lease_recovery, notify_sim, scale_out, sweep
+from bench import cold_start, cost, durable, item_size, lease_recovery, notify_sim, scale_out, sweep
 from bench.report import RESULTS_DIR
 
 
 def benchmarks(out: Path, smoke: bool) -> dict[str, Callable[[], Any]]:
-    """Name -> the call that runs it, full size or smoke size. Order matters: cost reads sweep and item_size."""
+    """Name -> the call that runs it, full size or smoke size. Order matters: cost and durable read sweep and
+    item_size."""
     return {
         "item_size": lambda: item_size.run(out),
         "cold_start": lambda: cold_start.run(1 if smoke else 15, out),
@@ -44,6 +45,7 @@ def benchmarks(out: Path, smoke: bool) -> dict[str, Callable[[], Any]]:
             else lease_recovery.run(20, out)
         ),
         "cost": lambda: cost.run(out, out_dir=out),
+        "durable": lambda: durable.run(30 if smoke else 1000, 7, out_dir=out, results=out),
     }
 
 
