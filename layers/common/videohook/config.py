@@ -14,6 +14,9 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from videohook.domain.dialects import Dialect, DialectError, builtin, parse_dialect
+from videohook.domain.dialects.spec import check_headers
+
 PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 # Webhook retries (Standard Webhooks / Svix): immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -30,10 +33,12 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class ProviderSettings:
     name: str
-    base_url: str  # stops before /v1
-    api_key_secret: str  # Secrets Manager id or ARN; its SecretString is the bearer token
+    base_url: str  # stops before the dialect's first path segment (/v1 for openai)
+    api_key_secret: str  # Secrets Manager id or ARN; its SecretString is the token (docs/providers.md)
     max_concurrency: int = 16
     timeout_seconds: float = 10.0
+    dialect: Dialect = field(default_factory=lambda: builtin("openai"))
+    headers: Mapping[str, str] = field(default_factory=dict)  # the dialect's fixed headers, with overrides
 
 
 @dataclass(frozen=True)
@@ -248,12 +253,14 @@ def _provider(name: str, spec: Any) -> ProviderSettings:
         raise ConfigError(f"{where}: a provider name is 1-32 characters of a-z, 0-9, '-' and '_'")
     if not isinstance(spec, dict):
         raise ConfigError(f"{where} must be an object with base_url and api_key_secret")
-    base_url = spec.get("base_url")
+    dialect = _dialect(name, spec.get("dialect", "openai"), where)
+    base_url = spec.get("base_url", dialect.default_base_url)
     parts = urlsplit(base_url) if isinstance(base_url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{where}.base_url must be an absolute http(s) URL")
-    if parts.path.rstrip("/").endswith("/v1"):
-        raise ConfigError(f"{where}.base_url must stop before /v1")
+    prefix = dialect.path_prefix
+    if prefix and parts.path.rstrip("/").endswith(prefix):
+        raise ConfigError(f"{where}.base_url must stop before {prefix}")
     secret = spec.get("api_key_secret")
     if not isinstance(secret, str) or not secret:
         raise ConfigError(f"{where}.api_key_secret must name a Secrets Manager secret")
@@ -263,13 +270,27 @@ def _provider(name: str, spec: Any) -> ProviderSettings:
         raise ConfigError(f"{where}.max_concurrency must be an integer from 1 to 256")
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 60:
         raise ConfigError(f"{where}.timeout_seconds must be a number above 0 and at most 60")
+    try:
+        headers = {**dialect.headers, **check_headers(spec.get("headers", {}), f"{where}.headers")}
+    except DialectError as exc:
+        raise ConfigError(str(exc)) from None
     return ProviderSettings(
         name=name,
         base_url=base_url.rstrip("/"),  # type: ignore[union-attr]
         api_key_secret=secret,
         max_concurrency=concurrency,
         timeout_seconds=float(timeout),
+        dialect=dialect,
+        headers=headers,
     )
+
+
+def _dialect(name: str, value: Any, where: str) -> Dialect:
+    """A built-in dialect by name, or a custom one described in place (docs/providers.md, "Custom")."""
+    try:
+        return builtin(value) if isinstance(value, str) else parse_dialect(name, value)
+    except DialectError as exc:
+        raise ConfigError(f"{where}.dialect: {exc}") from None
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

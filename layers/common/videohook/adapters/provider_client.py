@@ -1,5 +1,7 @@
-"""HTTP adapter for `GET {base_url}/v1/videos/{id}`: one poll, turned into an Answered or a Fault. Never raises
-for upstream trouble, and never lets the bearer token reach a log line or an error message.
+"""HTTP adapter for one poll: the status request of the provider's dialect (`GET {base_url}/v1/videos/{id}` for
+openai), and the dialect's second read when it has one (MiniMax's file lookup, fal's result), turned into an
+Answered or a Fault. Never raises for upstream trouble, and never lets the token reach a log line or an error
+message. Both requests go under the provider's base_url only: the token stays home.
 
 The poller's client is an `aiohttp.ClientSession`: at 64 requests in flight it costs 0.9 ms of CPU per
 request where httpx's own pool costs 17 ms (encode/httpx#3215), and going to aiohttp directly rather than
@@ -20,7 +22,10 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
+from videohook.adapters.provider_auth import auth_headers
 from videohook.config import ProviderSettings
+from videohook.domain.dialects.reader import status_of
+from videohook.domain.dialects.requests import ProviderRequest, follow_up_request, status_request
 from videohook.domain.polling import Answered, Fault, PollResult
 
 if TYPE_CHECKING:
@@ -50,17 +55,49 @@ def make_http_client(max_connections: int) -> aiohttp.ClientSession:
 async def fetch_video(
     http: PollHttp, provider: ProviderSettings, token: str, video_id: str, duration: int | None
 ) -> PollResult:
-    url = f"{provider.base_url}/v1/videos/{_quote(video_id)}"
-    params = {"duration": str(duration)} if duration else None
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    dialect = provider.dialect
+    headers = {**provider.headers, **auth_headers(dialect.auth, token), "Accept": "application/json"}
+    result = await _get(http, provider, status_request(dialect, provider.base_url, video_id, duration), headers)
+    if not isinstance(result, Answered) or dialect.follow_up is None:
+        return result
+    found = status_of(dialect, result.body)
+    follow = follow_up_request(dialect, provider.base_url, video_id, found[0] if found else None, result.body)
+    if follow is None:
+        return result
+    second = await _get(http, provider, follow, headers, read_errors=dialect.follow_up.read_errors)
+    if not isinstance(second, Answered):
+        return second  # the job goes on as this fault says; the next poll asks for both again
+    return Answered(result.body, follow=second.body)
+
+
+async def _get(
+    http: PollHttp,
+    provider: ProviderSettings,
+    request: ProviderRequest,
+    headers: dict[str, str],
+    *,
+    read_errors: bool = False,
+) -> PollResult:
     httpx_module = sys.modules.get("httpx")  # an httpx client can only exist if httpx was imported
     if httpx_module is not None and isinstance(http, httpx_module.AsyncClient):
-        return await _fetch_httpx(http, url, params, headers, provider.timeout_seconds)
-    return await _fetch_aiohttp(http, url, params, headers, provider.timeout_seconds)  # type: ignore[arg-type]
+        return await _fetch_httpx(http, request.url, request.params, headers, provider.timeout_seconds, read_errors)
+    return await _fetch_aiohttp(
+        http,  # type: ignore[arg-type]
+        request.url,
+        request.params,
+        headers,
+        provider.timeout_seconds,
+        read_errors,
+    )
 
 
 async def _fetch_aiohttp(
-    http: aiohttp.ClientSession, url: str, params: dict[str, str] | None, headers: dict[str, str], timeout_s: float
+    http: aiohttp.ClientSession,
+    url: str,
+    params: dict[str, str] | None,
+    headers: dict[str, str],
+    timeout_s: float,
+    read_errors: bool = False,
 ) -> PollResult:
     import aiohttp
     from yarl import URL
@@ -74,7 +111,7 @@ async def _fetch_aiohttp(
             URL(url, encoded=True), params=params, headers=headers, timeout=timeout, allow_redirects=False
         ) as response:
             body = await _read_bounded_chunks(response.content.iter_chunked(64 * 1024))
-            return classify(response.status, response.headers, body)
+            return classify(response.status, response.headers, body, read_errors=read_errors)
     except TimeoutError as exc:  # aiohttp's connect and read timeouts are TimeoutErrors
         return Fault("timeout", detail=type(exc).__name__)
     except (aiohttp.ClientError, OSError) as exc:
@@ -83,7 +120,12 @@ async def _fetch_aiohttp(
 
 
 async def _fetch_httpx(
-    http: httpx.AsyncClient, url: str, params: dict[str, str] | None, headers: dict[str, str], timeout_s: float
+    http: httpx.AsyncClient,
+    url: str,
+    params: dict[str, str] | None,
+    headers: dict[str, str],
+    timeout_s: float,
+    read_errors: bool = False,
 ) -> PollResult:
     import httpx
 
@@ -91,15 +133,22 @@ async def _fetch_httpx(
     try:
         async with http.stream("GET", url, params=params, headers=headers, timeout=timeout) as response:
             body = await _read_bounded_chunks(response.aiter_bytes())
-            return classify(response.status_code, response.headers, body)
+            return classify(response.status_code, response.headers, body, read_errors=read_errors)
     except httpx.TimeoutException as exc:
         return Fault("timeout", detail=type(exc).__name__)
     except httpx.HTTPError as exc:
         return Fault("network", detail=type(exc).__name__)
 
 
-def classify(status: int, headers: Mapping[str, str], body: bytes | None) -> PollResult:
-    if status == 200:
+def classify(status: int, headers: Mapping[str, str], body: bytes | None, *, read_errors: bool = False) -> PollResult:
+    """An Answered for a 2xx JSON body (and, with `read_errors`, for a 4xx other than 401/403/404/429: fal's
+    result answers a model's failure so); otherwise the Fault the status means."""
+    if read_errors and 400 <= status < 500 and status not in (401, 403, 404, 429) and body:
+        try:
+            return Answered(json.loads(body))
+        except (ValueError, UnicodeDecodeError):
+            pass
+    if 200 <= status < 300:  # fal's queue answers 202 while a request waits
         if body is None:
             return Fault("bad_body", status, detail=f"body larger than {MAX_BODY_BYTES} bytes")
         try:
@@ -144,9 +193,3 @@ async def _read_bounded_chunks(stream: Any) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _quote(video_id: str) -> str:
-    from urllib.parse import quote
-
-    return quote(video_id, safe="")

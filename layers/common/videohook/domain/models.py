@@ -154,6 +154,7 @@ class Reading:
     raw_status: str
     progress: int | float | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    throttled: bool = False  # queued, held back by the provider's own rate limits (Runway's THROTTLED)
 
 
 @dataclass(frozen=True)

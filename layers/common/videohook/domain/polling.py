@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from videohook.domain.dialects import Dialect, builtin
+from videohook.domain.dialects.reader import Refusal, read
 from videohook.domain.events import pending_event_for
 from videohook.domain.models import Job, PendingEvent, Reading, Unreadable, VideoStatus
-from videohook.domain.normalize import read_answer
 from videohook.domain.schedule import backoff_delay, next_poll_delay
 
 NOT_FOUND_LIMIT = 3
@@ -17,9 +18,10 @@ NOT_FOUND_LIMIT = 3
 
 @dataclass(frozen=True)
 class Answered:
-    """The provider answered 200 with a decoded JSON body."""
+    """The provider answered 2xx with a decoded JSON body (and, for a dialect with a second read, its answer)."""
 
     body: Any
+    follow: Any = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Decision:
     event: PendingEvent | None  # set when this poll made the job terminal
     fault: Fault | None = None
     unknown_status: str | None = None
+    throttled: bool = False  # the provider holds the job back for its rate limits (a status, not a fault)
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,17 @@ class PollPolicy:
     rand: Callable[[], float] = random.random
 
 
-def decide(job: Job, result: PollResult, *, now: float, base_url: str, policy: PollPolicy) -> Decision:
+def decide(
+    job: Job, result: PollResult, *, now: float, base_url: str, policy: PollPolicy, dialect: Dialect | None = None
+) -> Decision:
     polled = job.with_changes(polls=job.polls + 1, last_polled_at=int(now))
     if isinstance(result, Answered):
-        reading = read_answer(result.body, base_url=base_url, video_id=job.video_id)
+        dialect = dialect or builtin("openai")
+        reading = read(dialect, result.body, base_url=base_url, video_id=job.video_id, now=now, follow=result.follow)
         if isinstance(reading, Unreadable):
             result = Fault("bad_body", 200, detail=reading.reason)
+        elif isinstance(reading, Refusal):
+            result = Fault(reading.kind, 200, detail=reading.detail)
         else:
             return _finish(job, _apply_reading(polled, reading, now, policy, before=job), now, policy, reading)
     return _finish(job, _apply_fault(polled, result, now, policy), now, policy, None, result)
@@ -117,7 +125,12 @@ def _finish(
         job = job.with_changes(active=False, pending_event=event)
     unknown = reading.raw_status if reading is not None and reading.status is None else None
     return Decision(
-        job=job, changed=_visible(before) != _visible(job), event=event, fault=fault, unknown_status=unknown
+        job=job,
+        changed=_visible(before) != _visible(job),
+        event=event,
+        fault=fault,
+        unknown_status=unknown,
+        throttled=reading is not None and reading.throttled,
     )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from videohook.domain.ssrf import DestinationRefused, check_url
+
+if TYPE_CHECKING:
+    from videohook.domain.dialects import Dialect
 
 MAX_VIDEO_ID = 200
 MAX_METADATA_PAIRS = 16
@@ -38,7 +41,9 @@ class TrackRequest:
     progress_events: bool = False
 
 
-def parse_track_request(body: Any, *, providers: Collection[str], allow_loopback: bool) -> TrackRequest:
+def parse_track_request(
+    body: Any, *, providers: Collection[str], allow_loopback: bool, dialects: Mapping[str, Dialect] | None = None
+) -> TrackRequest:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object", code="invalid_body")
     unknown = sorted(str(name) for name in body if name not in TRACK_FIELDS)
@@ -49,7 +54,7 @@ def parse_track_request(body: Any, *, providers: Collection[str], allow_loopback
             code="unknown_parameter",
         )
     provider = check_provider(body.get("provider"), providers)
-    video_id = check_video_id(body.get("video_id"))
+    video_id = check_video_id(body.get("video_id"), (dialects or {}).get(provider))
     return TrackRequest(
         provider=provider,
         video_id=video_id,
@@ -75,7 +80,10 @@ def check_provider(value: Any, providers: Collection[str]) -> str:
     return value
 
 
-def check_video_id(value: Any) -> str:
+def check_video_id(value: Any, dialect: Dialect | None = None, *, any_form: bool = False) -> str:
+    """A video id: 1-200 printable characters. A dialect whose ids are paths (Gemini's operation names, Kling's
+    `text2video/<task_id>`) says their form in `id_pattern`; other ids hold no '/'. `any_form`: an id already
+    tracked, of whatever dialect (redeliver, webhook messages)."""
     if value is None:
         raise InvalidRequest(
             "Missing required parameter: 'video_id'", param="video_id", code="missing_required_parameter"
@@ -84,11 +92,17 @@ def check_video_id(value: Any) -> str:
         raise InvalidRequest("'video_id' must be a string", param="video_id", code="invalid_type")
     if not 1 <= len(value) <= MAX_VIDEO_ID:
         raise InvalidRequest(f"'video_id' must be 1 to {MAX_VIDEO_ID} characters", param="video_id")
-    if not value.isprintable() or any(char in value for char in "/?#"):
-        raise InvalidRequest("'video_id' must be printable characters without '/', '?' or '#'", param="video_id")
-    if value in (".", ".."):
+    pattern = dialect.id_pattern if dialect is not None else None
+    slash = "" if (pattern is not None or any_form) else "/"
+    if not value.isprintable() or any(char in value for char in slash + "?#"):
+        banned = "'/', '?' or '#'" if slash else "'?' or '#'"
+        raise InvalidRequest(f"'video_id' must be printable characters without {banned}", param="video_id")
+    if any(segment in ("", ".", "..") for segment in value.split("/")):
         # A path segment of its own: `GET .../v1/videos/..` would be another resource, with the token.
-        raise InvalidRequest("'video_id' must not be '.' or '..'", param="video_id")
+        raise InvalidRequest("'video_id' must not be '.' or '..' (or have an empty part)", param="video_id")
+    if dialect is not None and pattern is not None and not pattern.fullmatch(value):
+        hint = f": {dialect.id_hint}" if dialect.id_hint else ""
+        raise InvalidRequest(f"'video_id' is not a {dialect.name} id{hint}", param="video_id", code="invalid_id_form")
     return value
 
 

@@ -136,8 +136,12 @@ class Archiver:
             raise SourceRefused("no_link", "the job has neither a video_url nor a content_url of a configured provider")
         if not str(content_url).startswith(provider.base_url + "/"):
             raise SourceRefused("foreign_link", "content_url is not on the provider's base_url; the token stays home")
+        auth = provider.dialect.auth
+        if auth.mint is not None:  # no built-in dialect with a minted token has a key-only download link
+            raise SourceRefused("no_link", f"the {provider.dialect.name} dialect's token cannot fetch content_url")
         token = self._tokens.token(provider.api_key_secret)
-        return Source(str(content_url), {"Authorization": f"Bearer {token}"}, token_scope=provider.base_url + "/")
+        headers = {**provider.headers, auth.header: auth.prefix + token}
+        return Source(str(content_url), headers, token_scope=provider.base_url + "/")
 
     def _copy(self, source: Source, provider: str, video_id: str) -> dict[str, Any]:
         key = f"videos/{provider}/{video_id}"

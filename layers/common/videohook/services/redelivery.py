@@ -37,7 +37,7 @@ class Redelivery:
     def redeliver(self, provider: str, video_id: str, caller: Caller) -> dict[str, Any]:
         """Queue the job's final event for its webhook; another principal's job is not found (404)."""
         provider = check_provider(provider, self.settings.providers)
-        video_id = check_video_id(video_id)
+        video_id = check_video_id(video_id, any_form=True)
         job = self.store.get(provider, video_id)
         if job is None or not caller.may_see(job):
             raise JobNotFound(provider, video_id)

@@ -93,8 +93,12 @@ class Tracking:
         """Validate and register a job for `caller`; (job, True) when new, (the stored job, False) when already
         tracked by the caller (or when the caller is an operator). One conditional write decides: a video id
         tracked by another principal raises JobOwnedElsewhere and nothing is written."""
+        providers = self._settings.providers
         request = parse_track_request(
-            body, providers=self._settings.providers, allow_loopback=self._settings.allow_loopback_callbacks
+            body,
+            providers=providers,
+            allow_loopback=self._settings.allow_loopback_callbacks,
+            dialects={name: provider.dialect for name, provider in providers.items()},
         )
         now = self._clock()
         job = Job(
@@ -130,4 +134,5 @@ class Tracking:
         return job
 
     def _address(self, provider: str, video_id: str) -> tuple[str, str]:
-        return check_provider(provider, self._settings.providers), check_video_id(video_id)
+        provider = check_provider(provider, self._settings.providers)
+        return provider, check_video_id(video_id, self._settings.providers[provider].dialect)

@@ -246,7 +246,7 @@ def _reference(body: str) -> _Reference | None:
     if not PROVIDER_NAME.match(provider):
         return None
     try:
-        check_video_id(video_id)
+        check_video_id(video_id, any_form=True)
     except InvalidRequest:
         return None
     return _Reference(event_id, kind, provider, video_id)

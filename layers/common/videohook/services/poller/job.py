@@ -65,10 +65,14 @@ class JobPoll:
                 return
             now = self._clock()
             try:
-                decision = decide(job, result, now=now, base_url=provider.base_url, policy=self._policy)
+                decision = decide(
+                    job, result, now=now, base_url=provider.base_url, policy=self._policy, dialect=provider.dialect
+                )
             except Exception as exc:  # a reading we failed to make sense of: this job's fault, not the run's
                 fault = Fault("internal", detail=f"reading the answer failed: {type(exc).__name__}")
-                decision = decide(job, fault, now=now, base_url=provider.base_url, policy=self._policy)
+                decision = decide(
+                    job, fault, now=now, base_url=provider.base_url, policy=self._policy, dialect=provider.dialect
+                )
             run.report.polled += 1
             self._note(run, provider, decision)
         updated = decision.job

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from videohook.domain.tokens import usable_token
+from videohook.domain.tokens import usable_credential
 from videohook.observability import logger
 from videohook.services.poller.state import RunState, call
 
@@ -99,7 +99,9 @@ class Polls:
 
     async def _token(self, run: RunState, provider: ProviderSettings) -> str | None:
         try:
-            return usable_token(await call(run, self._tokens.token, provider.api_key_secret))
+            return usable_credential(
+                provider.dialect.auth.mint, await call(run, self._tokens.token, provider.api_key_secret)
+            )
         except Exception as exc:  # this provider's jobs stay due; the run fails at its end (raise_for_failure)
             run.report.errors += 1
             run.report.unavailable_secrets.append(provider.api_key_secret)
