@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import resource
 import ssl
@@ -162,24 +163,61 @@ def run_child(mode: str, env: dict[str, str], **spec: Any) -> dict[str, Any]:
 
 
 class CallCounter:
-    """Counts AWS API calls and sums their latency, through botocore's event hooks."""
+    """Counts AWS API calls and sums their latency, through botocore's event hooks; and the read units the
+    due index's queries cost, by DynamoDB's rules (moto reports none): a query page costs half a unit per 4 KB
+    of the items it reads, at least half a unit; a keys-only one-item query (Limit 1) half a unit."""
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.seconds: Counter[str] = Counter()
+        self.read_units: Counter[str] = Counter()  # "due jobs" (full items), "due shards / next due" (Limit 1)
+        self.items_read: Counter[str] = Counter()
 
     def attach(self, client: Any) -> None:
+        client.meta.events.register("before-parameter-build.dynamodb.Query", self._query_params)
         client.meta.events.register("before-call.*.*", self._before)
         client.meta.events.register("after-call.*.*", self._after)
+
+    @staticmethod
+    def _query_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["bench_one_item"] = params.get("Limit") == 1
 
     def _before(self, model: Any, context: dict[str, Any], **_: Any) -> None:
         context["bench_started"] = time.perf_counter()
         self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
-    def _after(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+    def _after(self, model: Any, context: dict[str, Any], parsed: dict[str, Any] | None = None, **_: Any) -> None:
         started = context.get("bench_started")
         if started is not None:
             self.seconds[f"{model.service_model.service_name}.{model.name}"] += time.perf_counter() - started
+        if model.name == "Query" and parsed is not None and "Items" in parsed:
+            items = parsed["Items"]
+            if context.get("bench_one_item"):
+                kind, units = "probes (Limit 1)", 0.5
+            else:
+                kind, units = "job reads", 0.5 * max(1, math.ceil(sum(map(item_bytes, items)) / 4096))
+            self.read_units[kind] += units
+            self.items_read[kind] += len(items)
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB bills it: attribute names plus values (numbers about a byte per two digits)."""
+    return sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
+
+
+def _value_bytes(value: dict[str, Any]) -> int:
+    ((kind, data),) = value.items()
+    if kind in ("S", "B"):
+        return len(data.encode()) if isinstance(data, str) else len(data)
+    if kind == "N":
+        return (len(data.strip("-").replace(".", "").lstrip("0")) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_bytes(v) + 1 for k, v in data.items())
+    if kind == "L":
+        return 3 + sum(_value_bytes(v) + 1 for v in data)
+    return sum(len(str(v)) for v in data)  # sets
 
 
 def _usage() -> tuple[float, float]:
@@ -249,6 +287,8 @@ def _child_poller(spec: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mb": peak_rss_mb,
         "calls": dict(counter.calls),
         "call_seconds": dict(counter.seconds),
+        "read_units": dict(counter.read_units),
+        "items_read": dict(counter.items_read),
     }
 
 
@@ -366,9 +406,49 @@ def _child_store(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _child_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
+    """The store's own ceiling: one conditional write per job and nothing else, from a plain boto3 client in
+    `threads` threads. The items are the ones a sweep writes (the seeded jobs one poll on), built before the
+    clock starts; each write is conditional on the seeded version, as the poller's are."""
+    import boto3
+    from botocore.config import Config
+    from videohook.adapters.job_store import DynamoJobStore
+
+    table_name = os.environ["JOBS_TABLE"]
+    threads = spec["threads"]
+    dynamodb = boto3.session.Session().client("dynamodb", config=Config(max_pool_connections=threads))
+    store = DynamoJobStore(dynamodb, table_name, due_shards=DUE_SHARDS, retention_s=86400)  # builds the items
+    now = time.time()
+    jobs = bench_jobs(spec["jobs"], now)
+    items = [store._to_item(job.with_changes(version=job.version + 1, polls=job.polls + 1), now=now) for job in jobs]
+    condition = {":version": {"N": str(jobs[0].version)}}
+
+    def write(item: dict[str, Any]) -> None:
+        dynamodb.put_item(
+            TableName=table_name,
+            Item=item,
+            ConditionExpression="version = :version",
+            ExpressionAttributeValues=condition,
+        )
+
+    cpu_before, _ = _usage()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(write, items))
+    wall = time.perf_counter() - started
+    cpu_after, _ = _usage()
+    return {"writes": len(items), "wall_s": wall, "cpu_s": cpu_after - cpu_before}
+
+
 def child_main(spec_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())
-    modes = {"poller": _child_poller, "baseline": _child_baseline, "probe": _child_probe, "store": _child_store}
+    modes = {
+        "poller": _child_poller,
+        "baseline": _child_baseline,
+        "probe": _child_probe,
+        "store": _child_store,
+        "ceiling": _child_ceiling,
+    }
     print(json.dumps(modes[spec["mode"]](spec)))
     return 0
 
@@ -436,6 +516,14 @@ def measure_sweep(
         "dynamodb_calls_per_job": round(_calls(calls, "dynamodb.") / jobs, 3),
         "sns_calls_per_job": round(_calls(calls, "sns.") / jobs, 3),
         "calls": calls,
+        "store_calls_per_job": {
+            name.split(".", 1)[1]: round(count / jobs, 3)
+            for name, count in sorted(calls.items())
+            if name.startswith("dynamodb.")
+        },
+        "due_index_read_units": child["read_units"],
+        "due_index_read_units_per_sweep": round(sum(child["read_units"].values()) / max(1, report["sweeps"]), 1),
+        "due_index_items_read": child["items_read"],
         "mean_call_ms": {name: round(1000 * s / calls[name], 2) for name, s in child["call_seconds"].items()},
         "report": report,
     }
@@ -463,6 +551,27 @@ def measure_store(stores: Stores, gateway: Service, jobs: int) -> dict[str, Any]
         "saves_per_s": round(child["saved"] / child["save_s"], 1),
         "client_cpu_ms_per_job": round(1000 * child["cpu_s"] / child["due"], 3),
         "moto_cpu_ms_per_job": round(1000 * moto_cpu / child["due"], 3),
+    }
+
+
+CEILING_THREADS = 32
+
+
+def measure_ceiling(stores: Stores, gateway: Service, jobs: int, threads: int = CEILING_THREADS) -> dict[str, Any]:
+    """The store's own ceiling on this machine, in the same run as the sweep and on the same moto server: as
+    many conditional writes per second as a plain threaded boto3 client gets, with nothing else running."""
+    stack = deploy(stores.moto, gateway.url, 1)
+    seed(stack, jobs, due_shards=DUE_SHARDS)
+    moto_cpu = stores.moto.cpu_s()
+    child = run_child("ceiling", child_env(stack), jobs=jobs, threads=threads)
+    moto_cpu = stores.moto.cpu_s() - moto_cpu
+    return {
+        "writes": child["writes"],
+        "threads": threads,
+        "wall_s": round(child["wall_s"], 2),
+        "writes_per_s": round(child["writes"] / child["wall_s"], 1),
+        "client_cpu_ms_per_write": round(1000 * child["cpu_s"] / child["writes"], 3),
+        "moto_cpu_ms_per_write": round(1000 * moto_cpu / child["writes"], 3),
     }
 
 
@@ -646,7 +755,9 @@ def run(
     try:
         clients = http_clients or HTTP_CLIENTS
         measured_clients = measure_http_clients(gateway, clients, probe_requests, concurrency) if probe_requests else []
+        ceilings = [measure_ceiling(stores, gateway, jobs)]
         sweeps = [measure_sweep(stores, gateway, store, transport, jobs, concurrency) for store, transport in variants]
+        ceilings.append(measure_ceiling(stores, gateway, jobs))
         store_path = measure_store(stores, gateway, jobs)
         baselines = {
             store: measure_baseline(stores, gateway, store, baseline_jobs) for store in {s for s, _ in variants}
@@ -660,6 +771,7 @@ def run(
     for sweep in sweeps:
         sweep["speedup_vs_baseline"] = round(sweep["polls_per_s"] / baselines[sweep["store"]]["polls_per_s"], 1)
     result = {
+        **against_ceiling(sweeps, ceilings),
         "targets": TARGETS,
         "concurrency": concurrency,
         "sweeps": sweeps,
@@ -672,6 +784,28 @@ def run(
     reproduce = f"python -m bench.sweep --jobs {jobs}"
     publish("sweep", result, render(result), reproduce=reproduce, out_dir=out_dir, started_load=started_load)
     return result
+
+
+def against_ceiling(sweeps: list[dict[str, Any]], ceilings: list[dict[str, Any]]) -> dict[str, Any]:
+    """The headline keys: the moto sweep (aiohttp) against the store's own ceiling measured just before and
+    just after it on the same moto server (their mean), and the poller's CPU per poll in its own process (the
+    stand-in row: the store's CPU is another process's either way, and there nothing else slows the poller)."""
+    moto = next(s for s in sweeps if s["store"] == "moto" and s["transport"] == "aiohttp")
+    own = next((s for s in sweeps if s["store"] == "stand-in" and s["transport"] == "aiohttp"), moto)
+    ceiling = sum(c["writes_per_s"] for c in ceilings) / len(ceilings)
+    return {
+        "store_ceiling_writes_per_s": round(ceiling, 1),
+        "store_ceilings": ceilings,
+        "sweep_polls_per_s": moto["polls_per_s"],
+        "ratio_to_ceiling": round(moto["polls_per_s"] / ceiling, 3),
+        "target_ratio_to_ceiling": 0.8,
+        "concurrency_limit_polls_per_s": moto["limit_polls_per_s"],
+        "store_calls_per_job": moto["store_calls_per_job"],
+        "due_index_read_units_per_sweep": moto["due_index_read_units_per_sweep"],
+        "cpu_ms_per_poll": own["poller_cpu_ms_per_poll"],
+        "cpu_ms_per_poll_source": f"poller process, DynamoDB: {own['store']}, {own['jobs']} jobs",
+        "cpu_ms_per_poll_moto": moto["poller_cpu_ms_per_poll"],
+    }
 
 
 def render(result: dict[str, Any]) -> str:
@@ -719,6 +853,31 @@ def render(result: dict[str, Any]) -> str:
     ]
     text += "\n\nWhere the CPU went, per poll (ms), and DynamoDB call latency seen by the poller (ms):\n\n"
     text += table(["run", "poller", "servers", "share of all CPU", "mean DynamoDB call"], shares)
+    text += (
+        f"\n\nAgainst the store's own ceiling (one conditional write per job, nothing else, a plain boto3 client in "
+        f"{CEILING_THREADS} threads, the same moto server, just before and after the sweeps): ceiling "
+        f"{result['store_ceiling_writes_per_s']} writes/s ("
+        + ", ".join(str(c["writes_per_s"]) for c in result["store_ceilings"])
+        + f"); the moto sweep {result['sweep_polls_per_s']} polls/s = {result['ratio_to_ceiling']} of it (target "
+        f"{result['target_ratio_to_ceiling']}; concurrency limit {result['concurrency_limit_polls_per_s']:g}/s). "
+        f"Poller CPU per poll {result['cpu_ms_per_poll']} ms ({result['cpu_ms_per_poll_source']}; "
+        f"{result['cpu_ms_per_poll_moto']} ms on moto). Due index read units per sweep: "
+        f"{result['due_index_read_units_per_sweep']}.\n\n"
+    )
+    text += table(
+        ["run", "store calls per job, by operation", "due index read units (items read)"],
+        [
+            [
+                f"{s['transport']}, {s['store']}",
+                ", ".join(f"{name} {n}" for name, n in s["store_calls_per_job"].items()),
+                ", ".join(
+                    f"{kind} {units} ({s['due_index_items_read'].get(kind, 0)})"
+                    for kind, units in s["due_index_read_units"].items()
+                ),
+            ]
+            for s in result["sweeps"]
+        ],
+    )
     store = result["store_path_moto"]
     text += (
         f"\n\nStore path alone on moto ({store['jobs']} jobs): due query {store['due_query_s']} s, "

@@ -101,6 +101,28 @@ class DynamoJobStore:
         wanted = range(self._due_shards) if shards is None else shards
         return each_shard(wanted, lambda shard: self._query_shard(shard, now), merged, what="due query")
 
+    def due_shards(self, now: float, shards: Iterable[int] | None = None) -> list[int]:
+        """The shards (of all, or the given ones) with a job due at `now`: one item read per shard (half a read
+        unit), not their jobs. The poller leases these before it reads their jobs (once, under the lease).
+        A shard whose query fails costs only itself (ShardsFailed carries the others'), unless all fail."""
+
+        def has_due(shard: int) -> bool:
+            answer = self._client.query(
+                TableName=self._table,
+                IndexName=DUE_INDEX,
+                KeyConditionExpression="due_shard = :shard AND due_at <= :now",
+                ExpressionAttributeValues=_values({":shard": _shard_name(shard), ":now": math.floor(now)}),
+                ProjectionExpression="due_at",
+                Limit=1,
+            )
+            return bool(answer.get("Items"))
+
+        def found(answers: dict[int, bool]) -> list[int]:
+            return sorted(shard for shard, due in answers.items() if due)
+
+        wanted = range(self._due_shards) if shards is None else shards
+        return each_shard(wanted, has_due, found, what="due query")
+
     def next_due_at(self, until: float, shards: Sequence[int] | None = None) -> float | None:
         """The earliest `due_at` up to `until` (in `shards`, or all); None when nothing falls due by then.
         One item read per shard: the index is sorted by `due_at`."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from videohook.observability import logger
 from videohook.ports import ShardsFailed
-from videohook.services.poller.state import RunState, call
+from videohook.services.poller.state import RunState, call, call_leases
 
 if TYPE_CHECKING:
     from videohook.domain.models import Job
@@ -44,11 +44,19 @@ class ShardLeases:
         self._renew_every_s = renew_every_s
 
     async def due_jobs(self, run: RunState) -> list[Job]:
-        """The due jobs of the shards this run holds the lease of (all due jobs without coordination)."""
-        jobs = await self._read_due(run, run.shards)
-        if self._coordination is None or not jobs:
-            return jobs
-        shards = {self._store.shard_of(job.provider, job.video_id) for job in jobs}
+        """The due jobs of the shards this run holds the lease of (all due jobs without coordination).
+
+        The due index is read once per sweep, under the leases: which shards have due jobs is asked first, one
+        item per shard (keys only), then those shards are leased, then the leased shards' jobs are read. Read
+        under the lease, a job cannot be one a run that held the shard a moment ago has moved on since."""
+        if self._coordination is None:
+            return await self._read_due(run, run.shards)
+        try:
+            shards = set(await call(run, self._store.due_shards, run.now, run.shards))
+        except ShardsFailed as partial:
+            shards = set(_left_out(run, partial))
+        if not shards:
+            return []
         until = run.now + run.lease_s
         try:
             run.leased_shards = await call(
@@ -64,7 +72,6 @@ class ShardLeases:
         if not run.leased_shards:
             return []
         run.held = dict.fromkeys(run.leased_shards, until)
-        # Read again under the lease: a run that held it a moment ago may have moved these jobs on.
         return await self._read_due(run, run.leased_shards)
 
     async def _read_due(self, run: RunState, shards: Sequence[int] | None) -> list[Job]:
@@ -75,18 +82,23 @@ class ShardLeases:
             return _left_out(run, partial)
 
     async def keep(self, run: RunState) -> None:
-        """Renew the shard leases this sweep holds, every renew_every_s, until the sweep ends (cancelled).
+        """Renew the shard leases this sweep holds, every renew_every_s from their claim, until the sweep ends
+        (cancelled); on the run's lease thread, so that its polls' queued writes cannot delay a renewal.
         A lease another run took is dropped from `held` (its unstarted polls are left); a renewal call that
         fails leaves the lease's known end where it was, so polls stop starting before it runs out."""
         coordination = self._coordination
         assert coordination is not None  # a sweep holds leases only with coordination
+        # The first renewal is due renew_every_s after the claim, not after the sweep has read its jobs: the
+        # leases run from the claim, and polls stop starting once a lease may run out before they end.
+        renew_at = min(run.held.values(), default=self._clock()) - run.lease_s + self._renew_every_s
         while run.held:
-            await asyncio.sleep(self._renew_every_s)
+            await asyncio.sleep(max(0.0, renew_at - self._clock()))
+            renew_at = self._clock() + self._renew_every_s
             shards = sorted(run.held)
             until = self._clock() + run.lease_s
             failed: set[int] = set()
             try:
-                kept = await call(run, coordination.renew_shards, shards, holder=run.holder, until=until)
+                kept = await call_leases(run, coordination.renew_shards, shards, holder=run.holder, until=until)
             except ShardsFailed as partial:
                 kept, failed = partial.result, set(partial.failed)
             except Exception:
@@ -115,7 +127,7 @@ class ShardLeases:
         if self._coordination is None or not held:
             return
         try:
-            await call(run, self._coordination.release_shards, held, holder=run.holder)
+            await call_leases(run, self._coordination.release_shards, held, holder=run.holder)
         except Exception:  # the leases expire by themselves, one lease after their last renewal
             run.report.errors += 1
             logger.exception("cannot release due-shard leases; they expire by themselves")

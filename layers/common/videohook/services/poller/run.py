@@ -3,9 +3,9 @@ falls due; while that is within the run's sweep window (SWEEP_SECONDS) it sleeps
 and it ends as soon as nothing is due within the window. Each sweep polls each due job at most once. A run may
 be given `shards`: it then works only those shards of the due index (the fan-out to workers, see fan_out.py).
 
-A sweep, in order: lease the due shards and read their jobs (leases.py), reclaim the events earlier runs left
-pending (publishing.py), load the provider pauses (pauses.py), poll (polls.py, job.py), record the new pauses,
-publish and settle the rest of the events, release the leases.
+A sweep, in order: find the due shards, lease them and read their jobs once, under the leases (leases.py),
+reclaim the events earlier runs left pending (publishing.py), load the provider pauses (pauses.py), poll
+(polls.py, job.py), record the new pauses, publish and settle the rest of the events, release the leases.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ class Poller:
         # Not asyncio's default executor: asyncio.run() waits for that one, and a store call stuck past the
         # deadline must not hold the run (its write is conditional and atomic; it lands or it does not).
         pool = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="store")
+        lease_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leases")
         deadline = now + remaining_s - SAFETY_MARGIN_S
         # With POLL_INTERVAL_SECONDS 0 every job is due at every run: one sweep, or it would never rest.
         window = self._settings.sweep_s if self._policy.base_s > 0 else 0.0
@@ -86,6 +87,7 @@ class Poller:
             deadline=deadline,
             lease_until=now + remaining_s + LEASE_MARGIN_S,
             pool=pool,
+            lease_pool=lease_pool,
             sweep_until=min(deadline, now + window),
             shards=shards,
             lease_s=self._lease_s,
@@ -94,6 +96,7 @@ class Poller:
             asyncio.run(self._run(run))
         finally:
             pool.shutdown(wait=not run.report.out_of_time, cancel_futures=True)
+            lease_pool.shutdown(wait=not run.report.out_of_time, cancel_futures=True)
         return run.report
 
     async def _run(self, run: RunState) -> None:

@@ -28,6 +28,9 @@ class RunState:
     sweep_until: float
     lease_s: float  # how long a due-shard lease lasts past its claim or its last renewal
     shards: Sequence[int] | None = None
+    # Lease renewals and releases run here, not on `pool`: behind a sweep's queued writes a renewal would come
+    # too late, and polls stop starting once a lease may run out (a 2,000-job sweep on moto skipped half).
+    lease_pool: ThreadPoolExecutor | None = None
     report: RunReport = field(default_factory=RunReport)
     holder: str = field(default_factory=lambda: uuid.uuid4().hex)
     to_publish: list[Job] = field(default_factory=list)
@@ -55,3 +58,9 @@ class RunState:
 async def call(run: RunState, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` on the run's thread pool (a blocking store or AWS call), awaited."""
     return await asyncio.get_running_loop().run_in_executor(run.pool, functools.partial(fn, *args, **kwargs))
+
+
+async def call_leases(run: RunState, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)` on the run's lease thread (the run's pool when it has none), awaited."""
+    pool = run.lease_pool or run.pool
+    return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args, **kwargs))
