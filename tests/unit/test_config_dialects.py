@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from videohook.config import ConfigError, Settings, parse_providers
 
 

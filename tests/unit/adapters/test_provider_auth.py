@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import jwt
 import pytest
-
 from videohook.adapters.provider_auth import auth_headers
 from videohook.domain.dialects import builtin
 from videohook.domain.tokens import UnusableToken, usable_credential

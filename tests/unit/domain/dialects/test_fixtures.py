@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from videohook.adapters.provider_client import classify
 from videohook.domain.dialects import builtin, names
 from videohook.domain.dialects.reader import Refusal, read
 from videohook.domain.models import Reading
-from videohook.domain.polling import Answered, Fault
+from videohook.domain.polling import Fault
 
 FIXTURES = Path(__file__).resolve().parents[4] / "devtools" / "dialect_fixtures"
 NOW = 1_780_000_000

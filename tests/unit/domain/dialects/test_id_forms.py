@@ -4,7 +4,6 @@ the form; ids without a stated form keep the old rule (no '/')."""
 from __future__ import annotations
 
 import pytest
-
 from videohook.domain.dialects import builtin
 from videohook.domain.validation import InvalidRequest, parse_track_request
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from videohook.domain.dialects import builtin, names
 from videohook.domain.dialects.reader import Refusal, read
 from videohook.domain.models import VIDEO_FIELDS, Reading, Unreadable, VideoStatus

@@ -4,7 +4,6 @@ the second read of the dialects that have one."""
 from __future__ import annotations
 
 import pytest
-
 from videohook.domain.dialects import builtin
 from videohook.domain.dialects.requests import UnsafeId, follow_up_request, status_request
 from videohook.domain.models import VideoStatus

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from videohook.domain.dialects import BUILTIN, DialectError, builtin, names, parse_dialect
 
 MINIMAL = {"request": {"path": "/v1/things/{id}"}, "status": {"path": "state", "map": {"DONE": "completed"}}}
@@ -78,5 +77,5 @@ def test_mistakes_name_the_key_and_the_rule(spec, message):
 
 
 def test_an_unknown_builtin_names_the_known_ones():
-    with pytest.raises(DialectError, match="unknown dialect 'sora'.*gemini"):
+    with pytest.raises(DialectError, match=r"unknown dialect 'sora'.*gemini"):
         builtin("sora")
