@@ -133,7 +133,7 @@ class LocalStack:
 
     @property
     def providers_json(self) -> str:
-        """The PROVIDERS variable: provider name -> {base_url, api_key_secret}."""
+        """The PROVIDERS variable: provider name -> {base_url, api_key_secret[, dialect]}."""
         return json.dumps(self.providers)
 
     def variables(self) -> dict[str, str]:
@@ -230,15 +230,16 @@ def _put_secret(endpoint_url: str, name: str, value: str) -> str:
 def deploy_local(
     endpoint_url: str,
     *,
-    providers: dict[str, tuple[str, str]],
+    providers: dict[str, tuple[str, str] | tuple[str, str, str | dict[str, Any]]],
     template_path: str | os.PathLike[str] = "template.yaml",
     suffix: str = "",
 ) -> LocalStack:
     """Create the stack's resources in the local AWS: ``JobsTable`` (from the template), ``EventsTopic``,
     and one Secrets Manager secret ``videohook/<name><suffix>`` per provider holding its token.
 
-    ``providers`` maps a provider name to ``(base_url, token)``. Deploying again with the same suffix keeps
-    the table's items and updates the tokens.
+    ``providers`` maps a provider name to ``(base_url, token)`` or ``(base_url, token, dialect)``, the dialect
+    a built-in's name or a custom dialect object (written as the entry's ``"dialect"`` in ``PROVIDERS``).
+    Deploying again with the same suffix keeps the table's items and updates the tokens.
     """
     template = load_template(Path(template_path))
     table_name = f"JobsTable{suffix}"  # what `!Ref JobsTable` resolves to under `sam local`, plus the suffix
@@ -251,10 +252,12 @@ def deploy_local(
 
     secret_ids: dict[str, str] = {}
     settings: dict[str, dict[str, Any]] = {}
-    for name, (base_url, token) in providers.items():
+    for name, (base_url, token, *dialect) in providers.items():
         secret_ids[name] = f"videohook/{name}{suffix}"
         _put_secret(endpoint_url, secret_ids[name], token)
         settings[name] = {"base_url": base_url, "api_key_secret": secret_ids[name]}
+        if dialect:
+            settings[name]["dialect"] = dialect[0]
     return LocalStack(endpoint_url, table_name, topic_arn, secret_ids, settings, suffix)
 
 

@@ -1,12 +1,15 @@
-"""A simulated upstream video provider: a real HTTP server on 127.0.0.1 speaking both gateway APIs.
+"""A simulated upstream video provider: a real HTTP server on 127.0.0.1 speaking the gateway APIs and every
+provider dialect.
 
 The poller must be exercised against real sockets (timeouts, status codes, odd bodies), not mocks, so this
 serves `GET /{provider}/v1/videos/{id}` in the HingNet (Veo) and SkyEngine (sora-2) shapes from scripted
 timelines, with a `{"_fault": ...}` step for every upstream fault gateways show (see FAULTS: resets, hangs,
-slow drips, 10 MB of junk, HTML, truncated JSON, 5xx/429 pages). Standard library only, so it runs anywhere
-the tests run. Standalone:
+slow drips, 10 MB of junk, HTML, truncated JSON, 5xx/429 pages). A job whose style is a dialect name (gemini,
+runway, kling, minimax, fal...) is served at that dialect's request and follow-up paths under `/{provider}`,
+behind its credential check, in its answer shape (devtools/sim_dialects.py). Standalone:
 
-    python -m devtools.sim_provider --port 8700 --token hingnet=tok-h --token skyengine=tok-s
+    python -m devtools.sim_provider --port 8700 --token hingnet=tok-h --token skyengine=tok-s \
+        --token kling=AK:SK --dialect kling=kling
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit
+
+from devtools import sim_dialects
 
 STYLES = ("hingnet", "skyengine")
 CLOCKS = ("polls", "seconds")
@@ -73,7 +78,7 @@ class RecordedRequest:
     provider: str
     video_id: str | None
     at: float
-    route: str = "video"  # video | content | file | other
+    route: str = "video"  # video | content | file | other | follow_up (a dialect's second read)
 
 
 class _Reply(NamedTuple):
@@ -138,9 +143,11 @@ class SimProvider:
         port: int = 0,
         *,
         clock: Callable[[], float] = time.monotonic,
+        dialects: dict[str, str] | None = None,
     ) -> None:
         """`clock` is what `clock="seconds"` timelines count from (seconds since add_job): a test may pass its
-        own to move a timeline along without waiting."""
+        own to move a timeline along without waiting. `dialects` (provider -> dialect name) makes a provider
+        answer at its dialect's paths before any job is added (add_job with a dialect style does it too)."""
         address = ipaddress.ip_address(host)
         if address.version != 4 or not address.is_loopback:
             raise ValueError(f"SimProvider binds to IPv4 loopback only, not {host!r}")
@@ -148,6 +155,12 @@ class SimProvider:
         self._address = (host, port)
         self._lock = threading.Lock()
         self._jobs: dict[tuple[str, str], _Job] = {}
+        self._dialects: dict[str, list[str]] = {}  # provider -> the dialects it answers in
+        self._files: dict[tuple[str, str], str] = {}  # (provider, MiniMax-style file id) -> video id
+        for provider, name in (dialects or {}).items():
+            if not sim_dialects.is_dialect(name):
+                raise ValueError(f"unknown dialect {name!r}; known: {', '.join(sim_dialects.DIALECTS)}")
+            self._dialects[provider] = [name]
         self._requests: list[RecordedRequest] = []
         self._open: dict[int, str] = {}  # requests whose answer is not finished yet: handler id -> path
         self._clock = clock
@@ -200,8 +213,12 @@ class SimProvider:
         """Script a job; adding the same (provider, video_id) again replaces it and restarts its clock."""
         if provider not in self._tokens:
             raise ValueError(f"provider {provider!r} has no token")
-        if style not in STYLES or clock not in CLOCKS:
-            raise ValueError(f"style must be one of {STYLES} and clock one of {CLOCKS}")
+        dialect = sim_dialects.is_dialect(style)
+        if (style not in STYLES and not dialect) or clock not in CLOCKS:
+            raise ValueError(
+                f"style must be one of {STYLES} or a dialect ({', '.join(sim_dialects.DIALECTS)}) "
+                f"and clock one of {CLOCKS}"
+            )
         if not timeline or not all(isinstance(step, dict) for step in timeline):
             raise ValueError("timeline must be a non-empty list of dicts")
         steps = [dict(step) for step in timeline]
@@ -209,6 +226,8 @@ class SimProvider:
             fault = str(step.get("_fault", "reset"))
             if fault not in FAULTS and not (fault.isdigit() and 100 <= int(fault) <= 599):
                 raise ValueError(f"unknown _fault {fault!r}; known: {', '.join(FAULTS)} or an HTTP status")
+            if dialect:
+                sim_dialects.check_step(style, step)
         if clock == "seconds":
             if not all(isinstance(step.get("at"), int | float) for step in steps):
                 raise ValueError('clock="seconds" needs a numeric "at" on every step')
@@ -216,6 +235,11 @@ class SimProvider:
         job = _Job(provider, video_id, style, steps, clock, time.time(), self._clock())
         with self._lock:
             self._jobs[(provider, video_id)] = job
+            if dialect:
+                known = self._dialects.setdefault(provider, [])
+                if style not in known:
+                    known.append(style)
+                self._files[(provider, sim_dialects.file_id_for(provider, video_id))] = video_id
 
     def requests(self, provider: str | None = None, video_id: str | None = None) -> list[RecordedRequest]:
         with self._lock:
@@ -240,12 +264,16 @@ class SimProvider:
         with self._lock:
             self._jobs.clear()
             self._requests.clear()
+            self._files.clear()
 
     # -- request handling (called from handler threads) -----------------------------------------------
     def _handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> _Reply:
         if path == "/_sim" or path.startswith("/_sim/"):
             return self._admin(method, path, query, body)
         parts = [unquote(p) for p in path.strip("/").split("/")]
+        with self._lock:
+            if parts[0] in self._dialects and not (len(parts) == 3 and parts[1] == "files"):
+                return self._answer_dialect(method, path, query, headers, parts[0])
         provider, video_id, route = parts[0], None, "other"
         if len(parts) in (4, 5) and parts[1:3] == ["v1", "videos"]:
             video_id = parts[3]
@@ -263,33 +291,50 @@ class SimProvider:
             return refusal
         job = self._jobs[(req.provider, str(req.video_id))]
         if req.route != "video":
-            if self._step(job, advance=False).get("status") != "completed":
+            if not self._completed(job, self._step(job, advance=False)):
                 return _error(404, f"Video {req.video_id} has no content yet", "video_not_ready")
             return _Reply(200, _content_bytes(job.provider, job.video_id), {"Content-Type": "video/mp4"})
         step = self._step(job, advance=True)
         delay = float(step.get("_delay", 0))
+        scripted = self._scripted_reply(step, lambda: self._video(job, step, req.query))
+        if scripted is not None:
+            return scripted._replace(delay=delay)
+        return _json(200, self._video(job, step, req.query))._replace(delay=delay)
+
+    def _scripted_reply(
+        self, step: dict[str, Any], video: Callable[[], Any], dialect: str | None = None
+    ) -> _Reply | None:
+        """The answer of a `_fault` or `respond` step (None for a normal step)."""
         if "_fault" in step:
             self._faults_served += 1
-            return self._fault(job, step, req.query)._replace(delay=delay)
+            return self._fault(step, video, dialect)
         if "respond" in step:  # scripted raw answer: 5xx, HTML, 429 + Retry-After...
             self._faults_served += 1
             raw = step["respond"]
             headers = {str(k): str(v) for k, v in (raw.get("headers") or {}).items()}
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "text/plain; charset=utf-8"
-            return _Reply(int(raw["status"]), str(raw.get("body", "")).encode(), headers, delay)
-        return _json(200, self._video(job, step, req.query))._replace(delay=delay)
+            return _Reply(int(raw["status"]), str(raw.get("body", "")).encode(), headers)
+        return None
 
-    def _fault(self, job: _Job, step: dict[str, Any], query: dict[str, str]) -> _Reply:
+    def _fault(self, step: dict[str, Any], make_video: Callable[[], Any], dialect: str | None = None) -> _Reply:
         fault = str(step["_fault"])
         if fault.isdigit():
             status = int(fault)
-            headers = {"Content-Type": "text/html"}
+            documented = sim_dialects.fault_body(dialect, status) if dialect else None
+            if documented is not None:  # the API's own error body for this status (Gemini's 429...)
+                headers = {"Content-Type": "application/json"}
+                payload = json.dumps(documented).encode()
+            else:
+                headers = {"Content-Type": "text/html"}
+                payload = _ERROR_PAGE.format(status=status).encode()
             if "_retry_after" in step:
                 headers["Retry-After"] = str(step["_retry_after"])
-            return _Reply(status, _ERROR_PAGE.format(status=status).encode(), headers)
-        video = self._video(job, step, query)
+            return _Reply(status, payload, headers)
+        video = make_video()
         if fault == "no_status":
+            if dialect:
+                return _json(200, sim_dialects.without_status(dialect, video))
             video.pop("status", None)
             return _json(200, video)
         if fault == "array":
@@ -318,6 +363,79 @@ class SimProvider:
         if token is None or (req.provider, req.video_id) not in self._jobs:
             return _error(404, f"Video {req.video_id} not found", "video_not_found")
         return None
+
+    def _answer_dialect(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], provider: str
+    ) -> _Reply:
+        """A request to a provider that speaks a dialect: routed, recorded and answered in that API's shape."""
+        rest = "/" + path.strip("/").partition("/")[2]
+        matches = [
+            (name, found)
+            for name in self._dialects[provider]
+            if (found := sim_dialects.route(name, rest, query)) is not None
+        ]
+
+        def job_of(found: sim_dialects.Route) -> str | None:
+            if found.file_id is not None:
+                return self._files.get((provider, found.file_id))
+            return found.video_id
+
+        matched = next(
+            (m for m in matches if (job := self._jobs.get((provider, str(job_of(m[1]))))) and job.style == m[0]),
+            matches[0] if matches else None,
+        )
+        video_id = job_of(matched[1]) if matched else None
+        kind = matched[1].kind if matched else "other"
+        req = RecordedRequest(method, path, query, headers, provider, video_id, time.time(), kind)
+        self._requests.append(req)
+        if matched is None:
+            return _error(404, f"Unknown route {path}", "not_found")
+        name, found = matched
+        if method != "GET":
+            return _error(405, f"Method {method} not allowed", "method_not_allowed")
+        token = self._tokens.get(provider)
+        if token is None:
+            return _json(*sim_dialects.not_found(name, video_id))
+        if not sim_dialects.credential_ok(name, headers, token):  # the credential is never echoed
+            return _json(*sim_dialects.refusal(name))
+        refused = sim_dialects.missing_header(name, headers)
+        if refused is not None:
+            return _json(*refused)
+        job = self._jobs.get((provider, str(video_id)))
+        if job is None or job.style != name:
+            return _json(*sim_dialects.not_found(name, video_id))
+        base_url = self.base_url(quote(provider))
+        file_url = f"{base_url}/files/{quote(job.video_id, safe='')}.mp4"
+        file_id = sim_dialects.file_id_for(provider, job.video_id)
+        if found.kind == "content":
+            if not self._completed(job, self._step(job, advance=False)):
+                return _json(*sim_dialects.not_found(name, video_id))
+            return _Reply(200, _content_bytes(job.provider, job.video_id), {"Content-Type": "video/mp4"})
+        if found.kind == "follow_up":
+            step = self._step(job, advance=False)
+            if not self._completed(job, step):
+                return _json(*sim_dialects.not_found(name, video_id))
+            return _json(*sim_dialects.render_follow_up(name, step, file_url=file_url, file_id=file_id))
+        step = self._step(job, advance=True)
+
+        def render() -> Any:
+            return sim_dialects.render_status(
+                name, step, video_id=job.video_id, base_url=base_url, file_url=file_url, file_id=file_id
+            )[1]
+
+        delay = float(step.get("_delay", 0))
+        scripted = self._scripted_reply(step, render, name)
+        if scripted is not None:
+            return scripted._replace(delay=delay)
+        status, body = sim_dialects.render_status(
+            name, step, video_id=job.video_id, base_url=base_url, file_url=file_url, file_id=file_id
+        )
+        return _json(status, body)._replace(delay=delay)
+
+    def _completed(self, job: _Job, step: dict[str, Any]) -> bool:
+        if sim_dialects.is_dialect(job.style):
+            return sim_dialects.meaning(job.style, step) == "completed"
+        return step.get("status") == "completed"
 
     def _step(self, job: _Job, *, advance: bool) -> dict[str, Any]:
         """The step in force: by poll count (the last repeats) or by seconds since add_job."""
@@ -465,6 +583,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve a simulated video provider on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8700, help="0 lets the OS pick")
     parser.add_argument("--token", action="append", required=True, metavar="PROVIDER=TOKEN")
+    parser.add_argument("--dialect", action="append", default=[], metavar="PROVIDER=DIALECT")
     args = parser.parse_args(argv)
     tokens: dict[str, str] = {}
     for item in args.token:
@@ -472,7 +591,11 @@ def main(argv: list[str] | None = None) -> int:
         if not name or not token:
             parser.error(f"--token takes PROVIDER=TOKEN, not {item!r}")
         tokens[name] = token
-    sim = SimProvider(tokens, port=args.port).start()
+    dialects = dict(item.partition("=")[::2] for item in args.dialect)
+    try:
+        sim = SimProvider(tokens, port=args.port, dialects=dialects).start()
+    except ValueError as exc:
+        parser.error(str(exc))
     print(f"sim provider listening on {sim.url}", flush=True)
     for name in tokens:
         print(f"  {name}: base_url {sim.base_url(name)}", flush=True)
