@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from devtools import sim_dialects
 from devtools.api_events import http_api_event
 from devtools.local_aws import LocalStack, aws_env, deploy_local, receive_all, start_moto, subscribe_queue
 from devtools.local_invoke import invoke
@@ -114,3 +115,55 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# -- provider dialects (issue 13): one simulated provider per built-in dialect, named after it ---------------
+
+DIALECT_TOKENS = {  # constants: test modules import them (a second import of this module must agree)
+    name: (
+        "AKdemo5e21c9a07f:SKdemo0b9d6e3f58a24c71b6e0f93d2a7c5b18"  # Kling: access key:secret key (36-byte key)
+        if name == "kling"
+        else f"tok-{name}-7d41e0c9b2"
+    )
+    for name in sim_dialects.DIALECTS
+}
+
+
+def new_dialect_id(name: str) -> str:
+    """A fresh video id in the form the dialect registers (its id_pattern), unique per call."""
+    hex32 = uuid.uuid4().hex
+    digits = str(uuid.uuid4().int)[:15]
+    forms = {
+        "openai": f"video_{hex32[:16]}",
+        "gemini": f"models/veo-3.1-generate-preview/operations/{hex32[:12]}",
+        "runway": str(uuid.uuid4()),
+        "luma": str(uuid.uuid4()),
+        "kling": f"text2video/{digits}",
+        "minimax": digits,
+        "dashscope": str(uuid.uuid4()),
+        "ark": f"cgt-{digits[:14]}-{hex32[:5]}",
+        "fal": f"fal-ai/veo3/requests/{uuid.uuid4()}",
+        "replicate": hex32[:26],
+        "openrouter": hex32[:20],
+    }
+    return forms[name]
+
+
+@pytest.fixture(scope="session")
+def dialect_sim() -> Iterator[SimProvider]:
+    """A simulated provider per dialect (provider name = dialect name), each behind its own credential check."""
+    with SimProvider(DIALECT_TOKENS, dialects={name: name for name in DIALECT_TOKENS}) as provider:
+        yield provider
+
+
+@pytest.fixture
+def dialect_deployed(aws: dict[str, str], moto_endpoint: str, dialect_sim: SimProvider) -> Deployed:
+    """An isolated local stack whose PROVIDERS has one entry per dialect, pointing at `dialect_sim`."""
+    suffix = uuid.uuid4().hex[:8]
+    stack = deploy_local(
+        moto_endpoint,
+        providers={name: (dialect_sim.base_url(name), token, name) for name, token in DIALECT_TOKENS.items()},
+        template_path=str(ROOT / "template.yaml"),
+        suffix=suffix,
+    )
+    return Deployed(stack, moto_endpoint, {"POLL_INTERVAL_SECONDS": "0", "ALLOW_LOOPBACK_CALLBACKS": "true"})
