@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -170,7 +170,7 @@ class CallCounter:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.seconds: Counter[str] = Counter()
-        self.read_units: Counter[str] = Counter()  # "due jobs" (full items), "due shards / next due" (Limit 1)
+        self.read_units: defaultdict[str, float] = defaultdict(float)  # job reads (full items), probes (Limit 1)
         self.items_read: Counter[str] = Counter()
 
     def attach(self, client: Any) -> None:

@@ -57,7 +57,7 @@ class ShardLeases:
             shards = set(_left_out(run, partial))
         if not shards:
             return []
-        until = run.now + run.lease_s
+        until = self._clock() + run.lease_s  # from the claim: finding the due shards may have taken a while
         try:
             run.leased_shards = await call(
                 run, self._coordination.claim_shards, shards, holder=run.holder, until=until, now=run.now
@@ -72,6 +72,8 @@ class ShardLeases:
         if not run.leased_shards:
             return []
         run.held = dict.fromkeys(run.leased_shards, until)
+        # Renewed from now on, while the jobs are read too (a long read must not eat the leases' time).
+        run.renewing = asyncio.create_task(self.keep(run))
         return await self._read_due(run, run.leased_shards)
 
     async def _read_due(self, run: RunState, shards: Sequence[int] | None) -> list[Job]:

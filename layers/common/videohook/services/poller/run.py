@@ -135,11 +135,8 @@ class Poller:
     async def _sweep(self, run: RunState) -> int:
         """Poll every due job once, publish what finished; return how many jobs were due to poll."""
         run.start_sweep(self._clock())
-        renewing: asyncio.Task[None] | None = None
-        jobs = await self._leases.due_jobs(run)
-        if run.held:
-            renewing = asyncio.create_task(self._leases.keep(run))
         try:
+            jobs = await self._leases.due_jobs(run)  # leases the due shards, renewed from then on (run.renewing)
             run.report.due += len(jobs)
             pending = [job for job in jobs if job.pending_event is not None]
             pollable = [job for job in jobs if job.pending_event is None and job.active]
@@ -150,7 +147,7 @@ class Poller:
             await self._publishing.finish(run)
             return len(pollable)
         finally:
-            if renewing is not None:
-                renewing.cancel()
-                await asyncio.gather(renewing, return_exceptions=True)
+            if run.renewing is not None:
+                run.renewing.cancel()
+                await asyncio.gather(run.renewing, return_exceptions=True)
             await self._leases.release(run)

@@ -42,6 +42,7 @@ class RunState:
     leased_shards: list[int] = field(default_factory=list)
     unsure_leases: list[int] = field(default_factory=list)  # claims that failed: released anyway, in case
     held: dict[int, float] = field(default_factory=dict)  # shard -> until when its lease is known to be ours
+    renewing: asyncio.Task[None] | None = None  # the sweep's lease renewals (ShardLeases.keep), while it holds any
 
     def start_sweep(self, now: float) -> None:
         """A new sweep: its own leases and events; the report, the pauses and the logged faults carry on."""
@@ -50,6 +51,7 @@ class RunState:
         self.leased_shards = []
         self.unsure_leases = []
         self.held = {}
+        self.renewing = None
         self.to_publish = []
         self.publishing = []
         self.progress = []
