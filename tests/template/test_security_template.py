@@ -52,7 +52,7 @@ def test_the_topic_is_encrypted_at_rest():
 
 
 def test_only_the_stacks_own_functions_may_publish():
-    assert publishers() == ["PollerFunction", "PollerWorkerFunction", "ArchiveFunction"]
+    assert publishers() == ["PollerFunction", "PollerWorkerFunction", "ArchiveFunction", "InboundFunction"]
     policy = RESOURCES["EventsTopicPolicy"]["Properties"]
     assert policy["Topics"] == [{"Ref": "EventsTopic"}]
     statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
@@ -197,7 +197,11 @@ def test_the_signing_secret_and_the_table_outlive_the_stack():
 # -- DynamoDB: each function gets exactly the actions its code path calls ------------------------------------
 # The table adapters, and the modules (use cases) that call them, with the functions that run each module.
 # Paths inside the package, without `.py`: a caller is a module, or a package of modules (`services/poller`).
-ADAPTERS = {"adapters/job_store.py": "DynamoJobStore", "adapters/coordination.py": "DynamoRunCoordination"}
+ADAPTERS = {
+    "adapters/job_store.py": "DynamoJobStore",
+    "adapters/coordination.py": "DynamoRunCoordination",
+    "adapters/inbound_store.py": "DynamoEarlyCallbacks",
+}
 CALLERS = {
     "services/poller": ["PollerFunction", "PollerWorkerFunction"],
     "observability": ["PollerFunction"],  # record_backlog: only functions/poller/app.py calls it
@@ -205,6 +209,7 @@ CALLERS = {
     "services/redelivery": ["ApiFunction"],
     "services/archive": ["ArchiveFunction"],
     "services/webhook_delivery": ["WebhookFunction"],
+    "services/inbound": ["InboundFunction"],
 }
 # How the use cases name the adapters they are given (self._store, store, self._coordination, self._jobs ...).
 ADAPTER_RECEIVER = re.compile(r"_?(\w+_)?(store|coordination|jobs|deliveries)$")
@@ -317,7 +322,13 @@ def test_the_mapping_is_what_the_template_comment_says():
         INDEX: {"dynamodb:Query"},
     }
     assert required["PollerWorkerFunction"] == required["PollerFunction"]
-    assert required["ApiFunction"] == {TABLE: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}}
+    # DeleteItem: tracking takes the callbacks kept for a job not tracked yet (adapters/inbound_store.py)
+    assert required["ApiFunction"] == {
+        TABLE: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    }
+    assert required["InboundFunction"] == {
+        TABLE: {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    }
     assert required["ArchiveFunction"] == {TABLE: {"dynamodb:GetItem", "dynamodb:UpdateItem"}}
     assert required["WebhookFunction"] == {TABLE: {"dynamodb:GetItem", "dynamodb:UpdateItem"}}
     assert all("dynamodb:Scan" not in actions for per in required.values() for actions in per.values())

@@ -30,6 +30,21 @@ class ConfigError(ValueError):
     """The function's configuration is wrong; the message says which variable and why."""
 
 
+_INBOUND_SCHEMES = frozenset({"standard-webhooks", "openrouter", "fal", "token"})
+
+
+@dataclass(frozen=True)
+class InboundSettings:
+    """A provider that calls back (PRODUCT.md, "Push from providers"): how its callbacks are verified, and
+    how often its jobs are still polled, as the backstop of a callback that never comes."""
+
+    scheme: str  # one of _INBOUND_SCHEMES
+    secret: str  # Secrets Manager id: the whsec_ secret, the HMAC secret, the path token (not used by fal)
+    tolerance_s: float = 300.0  # a signed timestamp further than this from now is a replay
+    backstop_s: float = 300.0  # at least this long between two polls of a job of this provider
+    keys_url: str | None = None  # fal: where its public keys are (a JWKS; default fal's own)
+
+
 @dataclass(frozen=True)
 class ProviderSettings:
     name: str
@@ -39,6 +54,7 @@ class ProviderSettings:
     timeout_seconds: float = 10.0
     dialect: Dialect = field(default_factory=lambda: builtin("openai"))
     headers: Mapping[str, str] = field(default_factory=dict)  # the dialect's fixed headers, with overrides
+    inbound: InboundSettings | None = None  # the provider's callbacks are accepted (and its polls slowed)
 
 
 @dataclass(frozen=True)
@@ -125,11 +141,18 @@ POLLING: Section = (  # a poller run (poller): PollerFunction, PollerWorkerFunct
     "MAX_JOB_AGE_SECONDS",
     "SWEEP_SECONDS",
 )
-TRACKING: Section = (  # the API's job routes (tracking)
+TRACKING: Section = (  # the API's job routes (tracking; a callback kept before tracking is applied as a push)
     "PROVIDERS",
     "POLL_INTERVAL_SECONDS",
+    "MAX_JOB_AGE_SECONDS",
     "ALLOW_LOOPBACK_CALLBACKS",
     "OPERATOR_PRINCIPALS",
+)
+INBOUND: Section = (  # providers' callbacks (inbound): InboundFunction; events as the poller's (EVENTS)
+    "PROVIDERS",
+    "POLL_INTERVAL_SECONDS",
+    "MAX_JOB_AGE_SECONDS",
+    "ALLOW_LOOPBACK_CALLBACKS",
 )
 REDELIVERY: Section = ("PROVIDERS",)  # the API's redeliver route (redelivery)
 WEBHOOK_QUEUE: Section = ("WEBHOOK_QUEUE_URL",)  # the webhook queue: the API's redeliver route, WebhookFunction
@@ -282,7 +305,36 @@ def _provider(name: str, spec: Any) -> ProviderSettings:
         timeout_seconds=float(timeout),
         dialect=dialect,
         headers=headers,
+        inbound=_inbound(spec.get("inbound"), dialect, f"{where}.inbound"),
     )
+
+
+def _inbound(spec: Any, dialect: Dialect, where: str) -> InboundSettings | None:
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where} must be an object: {{scheme, secret, tolerance_seconds?, backstop_seconds?}}")
+    unknown = sorted(set(spec) - {"scheme", "secret", "tolerance_seconds", "backstop_seconds", "keys_url"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    scheme = spec.get("scheme")
+    if scheme not in _INBOUND_SCHEMES:
+        raise ConfigError(f"{where}.scheme must be one of {', '.join(sorted(_INBOUND_SCHEMES))}")
+    if dialect.inbound is None:
+        raise ConfigError(f"{where}: the {dialect.name} dialect has no callback form (docs/providers.md)")
+    secret = spec.get("secret")
+    if scheme != "fal" and (not isinstance(secret, str) or not secret):
+        raise ConfigError(f"{where}.secret must name a Secrets Manager secret")
+    tolerance = spec.get("tolerance_seconds", 300)
+    backstop = spec.get("backstop_seconds", 300)
+    if not isinstance(tolerance, int | float) or isinstance(tolerance, bool) or not 1 <= tolerance <= 3600:
+        raise ConfigError(f"{where}.tolerance_seconds must be a number from 1 to 3600")
+    if not isinstance(backstop, int | float) or isinstance(backstop, bool) or not 0 <= backstop <= 86400:
+        raise ConfigError(f"{where}.backstop_seconds must be a number from 0 to 86400")
+    keys_url = spec.get("keys_url")
+    if keys_url is not None and (not isinstance(keys_url, str) or not keys_url.startswith(("https://", "http://"))):
+        raise ConfigError(f"{where}.keys_url must be an http(s) URL")
+    return InboundSettings(scheme, str(secret or ""), float(tolerance), float(backstop), keys_url)
 
 
 def _dialect(name: str, value: Any, where: str) -> Dialect:

@@ -83,6 +83,13 @@ def record_run(report: RunReport) -> None:
         with _single_metric("UpstreamFaults", count) as metric:
             metric.add_dimension(name="provider", value=provider)
             metric.add_dimension(name="kind", value=kind)
+    for provider, count in report.seen_by_poll.items():
+        with _single_metric("TransitionsSeen", count) as metric:
+            metric.add_dimension(name="provider", value=provider)
+            metric.add_dimension(name="via", value="poll")
+    for provider, count in report.throttled.items():
+        with _single_metric("ThrottledPolls", count) as metric:
+            metric.add_dimension(name="provider", value=provider)
     for raw_status, count in report.unknown_statuses.items():
         with _single_metric("UnknownStatuses", count) as metric:
             metric.add_dimension(name="raw_status", value=raw_status[:64] or "empty")
@@ -108,6 +115,20 @@ def record_backlog(store: DynamoJobStore) -> None:
     age = max(0, int(time.time()) - oldest_tracked_at) if oldest_tracked_at is not None else 0
     metrics.add_metric(name="PendingJobs", unit=MetricUnit.Count, value=pending)
     metrics.add_metric(name="OldestPendingAgeSeconds", unit=MetricUnit.Seconds, value=age)
+
+
+# -- inbound callbacks ----------------------------------------------------------------------------------------
+def record_inbound(provider: str, outcome: str) -> None:
+    """EMF count of callbacks by provider and outcome (received, verified, refused) and of the transitions
+    they were the first to record (`TransitionsSeen` with `via` push; the poller's runs count `via` poll)."""
+    if outcome == "transition":
+        with _single_metric("TransitionsSeen", 1) as metric:
+            metric.add_dimension(name="provider", value=provider)
+            metric.add_dimension(name="via", value="push")
+        return
+    with _single_metric("InboundCallbacks", 1) as metric:
+        metric.add_dimension(name="provider", value=provider)
+        metric.add_dimension(name="outcome", value=outcome)
 
 
 # -- webhooks -----------------------------------------------------------------------------------------------

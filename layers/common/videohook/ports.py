@@ -14,6 +14,7 @@ from videohook.domain.webhooks import Answer
 
 if TYPE_CHECKING:
     from videohook.config import ProviderSettings
+    from videohook.domain.models import Reading
     from videohook.domain.polling import PollResult
 
 
@@ -83,6 +84,26 @@ class WorkerLauncher(Protocol):
     def launch(self, shards: Sequence[int]) -> None:
         """Start a poller worker on these shards of the due index; raise if it could not be started."""
         ...
+
+
+# -- inbound callbacks ------------------------------------------------------------------------------------
+class CallbackVerifier(Protocol):
+    def verify(
+        self, provider: ProviderSettings, body: bytes, headers: Mapping[str, str], token: str | None, *, now: float
+    ) -> None:
+        """Return if the callback is the provider's (its scheme's signature, or the path token); raise
+        services.inbound.CallbackRefused otherwise. Never puts a secret in the message."""
+        ...
+
+
+class EarlyCallbacks(Protocol):
+    """Callbacks for jobs not tracked yet, kept a while; and, for dialects whose callbacks name a job by a
+    part of its id (fal's request id, Kling's task id), the id each such key stands for."""
+
+    def keep(self, provider: str, key: str, reading: Reading, *, now: float) -> None: ...
+    def take(self, provider: str, key: str) -> list[Reading]: ...
+    def resolve(self, provider: str, key: str) -> str | None: ...
+    def alias(self, provider: str, key: str, video_id: str, *, now: float) -> None: ...
 
 
 # -- webhooks ---------------------------------------------------------------------------------------------

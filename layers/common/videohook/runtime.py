@@ -6,12 +6,14 @@ the poller's HTTP stack, the fan-out dispatcher neither (docs/performance.md, be
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import TYPE_CHECKING
 
 from videohook.config import (
     ARCHIVE,
     EVENTS,
+    INBOUND,
     JOBS,
     POLLING,
     REDELIVERY,
@@ -24,11 +26,13 @@ from videohook.config import (
 )
 
 if TYPE_CHECKING:
+    from videohook.adapters.inbound_store import DynamoEarlyCallbacks
     from videohook.adapters.job_store import DynamoJobStore
     from videohook.adapters.webhook_queue import SqsWebhookQueue
     from videohook.ports import EventPublisher
     from videohook.services.archive import Archiver
     from videohook.services.fan_out import Dispatcher
+    from videohook.services.inbound import Inbound
     from videohook.services.poller import Poller
     from videohook.services.redelivery import Redelivery
     from videohook.services.tracking import Tracking
@@ -124,7 +128,32 @@ def archiver() -> Archiver:
 def tracking() -> Tracking:
     from videohook.services.tracking import Tracking
 
-    return Tracking(load_settings(TRACKING), job_store())
+    return Tracking(load_settings(TRACKING), job_store(), early=_early_callbacks())
+
+
+def _early_callbacks() -> DynamoEarlyCallbacks:
+    from videohook.adapters.aws import client
+    from videohook.adapters.inbound_store import DynamoEarlyCallbacks
+
+    settings = load_settings(JOBS)
+    return DynamoEarlyCallbacks(
+        client("dynamodb"), settings.jobs_table, retention_s=settings.job_retention_days * 86400
+    )
+
+
+@cache
+def inbound() -> Inbound:
+    """InboundFunction: providers' callbacks, recorded as polls are and published as the poller publishes."""
+    from videohook.adapters.callback_verifier import CallbackVerifier
+    from videohook.adapters.secrets import SecretsManagerTokens
+    from videohook.observability import record_inbound
+    from videohook.services.inbound import Inbound
+
+    settings = load_settings(JOBS, INBOUND)
+    verifier = CallbackVerifier(SecretsManagerTokens(), allow_loopback=settings.allow_loopback_callbacks)
+    return Inbound(
+        settings, job_store(), _early_callbacks(), event_publisher(), verifier, clock=time.time, count=record_inbound
+    )
 
 
 # -- webhooks -----------------------------------------------------------------------------------------------

@@ -353,6 +353,7 @@ class DynamoJobStore:
             "archive": job.archive,
             "deliveries": list(job.deliveries) or None,
             "owner": job.owner,
+            "seen": dict(job.seen) or None,
         }
         data.update({name: value for name, value in optional.items() if value is not None})
         if job.pending_event is not None:
@@ -392,6 +393,7 @@ class DynamoJobStore:
             archive=data.get("archive"),
             deliveries=tuple(data.get("deliveries") or ()),
             owner=data.get("owner"),
+            seen=dict(data.get("seen") or {}),
             **{name: data.get(name) for name in VIDEO_FIELDS},
         )
 

@@ -85,6 +85,8 @@ class Job:
     # the principal that tracked it (videohook.services.tracking.canonical_principal); None for a job stored before
     # jobs had owners (only operators see those). Never part of the public job object or of an event.
     owner: str | None = None
+    # how each status was first seen: status -> "poll" or "push" (a provider's callback; services/inbound.py)
+    seen: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -127,6 +129,7 @@ class Job:
                 "next_poll_at": int(self.next_poll_at) if self.active and self.next_poll_at is not None else None,
                 "duration": self.duration,
                 "events": ["progress"] if self.progress_events else [],
+                "seen": dict(self.seen),
             },
         }
         if with_deliveries:

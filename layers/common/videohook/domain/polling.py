@@ -7,10 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from videohook.domain.dialects import Dialect, builtin
+from videohook.domain.dialects import Dialect
 from videohook.domain.dialects.reader import Refusal, read
 from videohook.domain.events import pending_event_for
 from videohook.domain.models import Job, PendingEvent, Reading, Unreadable, VideoStatus
+from videohook.domain.normalize import read_answer
 from videohook.domain.schedule import backoff_delay, next_poll_delay
 
 NOT_FOUND_LIMIT = 3
@@ -57,19 +58,36 @@ class PollPolicy:
 
 
 def decide(
-    job: Job, result: PollResult, *, now: float, base_url: str, policy: PollPolicy, dialect: Dialect | None = None
+    job: Job,
+    result: PollResult,
+    *,
+    now: float,
+    base_url: str,
+    policy: PollPolicy,
+    dialect: Dialect | None = None,
+    backstop_s: float | None = None,
 ) -> Decision:
+    """What one poll means. `backstop_s`: the provider calls back (services/inbound.py), so polls are only the
+    safety net, at least this far apart."""
     polled = job.with_changes(polls=job.polls + 1, last_polled_at=int(now))
     if isinstance(result, Answered):
-        dialect = dialect or builtin("openai")
-        reading = read(dialect, result.body, base_url=base_url, video_id=job.video_id, now=now, follow=result.follow)
+        reading: Reading | Unreadable | Refusal
+        if dialect is None:  # the seeds' shape (OpenAI's /v1/videos)
+            reading = read_answer(result.body, base_url=base_url, video_id=job.video_id)
+        else:
+            reading = read(
+                dialect, result.body, base_url=base_url, video_id=job.video_id, now=now, follow=result.follow
+            )
         if isinstance(reading, Unreadable):
             result = Fault("bad_body", 200, detail=reading.reason)
         elif isinstance(reading, Refusal):
             result = Fault(reading.kind, 200, detail=reading.detail)
         else:
-            return _finish(job, _apply_reading(polled, reading, now, policy, before=job), now, policy, reading)
-    return _finish(job, _apply_fault(polled, result, now, policy), now, policy, None, result)
+            applied = _apply_reading(polled, reading, now, policy, before=job)
+            if backstop_s is not None and applied.next_poll_at is not None:
+                applied = applied.with_changes(next_poll_at=max(applied.next_poll_at, now + backstop_s))
+            return conclude(job, applied, now, policy, reading)
+    return conclude(job, _apply_fault(polled, result, now, policy), now, policy, None, result)
 
 
 def _apply_reading(job: Job, reading: Reading, now: float, policy: PollPolicy, *, before: Job) -> Job:
@@ -108,17 +126,23 @@ def _apply_fault(job: Job, fault: Fault, now: float, policy: PollPolicy) -> Job:
     return job.with_changes(next_poll_at=now + delay)
 
 
-def _finish(
+def conclude(
     before: Job,
     job: Job,
     now: float,
     policy: PollPolicy,
     reading: Reading | None,
     fault: Fault | None = None,
+    *,
+    via: str = "poll",
 ) -> Decision:
+    """The decision on `job` as changed from `before`: too old fails it, a terminal status records its event,
+    and a new status is noted as seen `via` a poll or a push."""
     if not job.status.is_terminal and now - job.tracked_at > policy.max_age_s:
         message = f"The job did not finish within {int(policy.max_age_s)} seconds of being tracked"
         job = job.with_changes(status=VideoStatus.FAILED, error={"code": "timeout", "message": message})
+    if job.status is not before.status and job.status.value not in job.seen:
+        job = job.with_changes(seen={**job.seen, job.status.value: via})
     event = None
     if job.status.is_terminal:
         event = pending_event_for(job, int(now))

@@ -16,9 +16,11 @@ from typing import Any
 
 from videohook.config import Settings
 from videohook.domain.models import Job
+from videohook.domain.polling import PollPolicy
+from videohook.domain.push import apply_push
 from videohook.domain.schedule import first_poll_delay
 from videohook.domain.validation import check_provider, check_video_id, parse_track_request
-from videohook.ports import JobStore
+from videohook.ports import EarlyCallbacks, JobStore
 
 LOCAL_PRINCIPAL = "local"  # the caller where there is no authorizer (local runs, the CLI's local stack)
 _ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>[0-9]{12}):assumed-role/(?P<role>[^/]+)/.+$")
@@ -80,9 +82,17 @@ class JobOwnedElsewhere(Exception):
 
 
 class Tracking:
-    def __init__(self, settings: Settings, store: JobStore, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        *,
+        early: EarlyCallbacks | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._settings = settings
         self._store = store
+        self._early_store = early
         self._clock = clock
 
     def caller(self, user_arn: str) -> Caller:
@@ -109,13 +119,46 @@ class Tracking:
             duration=request.duration,
             progress_events=request.progress_events,
             tracked_at=int(now),
-            next_poll_at=now + first_poll_delay(self._settings.poll_interval_s),
+            next_poll_at=now + self._first_poll_delay(request.provider),
             owner=caller.principal,
         )
+        key = self._callback_key(job, now)
         stored, created = self._store.create(job)
         if not created and not caller.may_see(stored):
             raise JobOwnedElsewhere(stored.provider, stored.video_id)
+        if created and key is not None:
+            stored = self._apply_early(stored, key)
         return stored, created
+
+    def _callback_key(self, job: Job, now: float) -> str | None:
+        """For a provider that calls back: the key its callbacks name this job by, its alias written first
+        when that is not the id itself (services/inbound.py looks the job up by it)."""
+        provider = self._settings.providers[job.provider]
+        spec = provider.dialect.inbound
+        if self._early_store is None or provider.inbound is None or spec is None:
+            return None
+        key = spec.key_of(job.video_id)
+        if key != job.video_id:
+            self._early_store.alias(job.provider, key, job.video_id, now=now)
+        return key
+
+    def _apply_early(self, job: Job, key: str) -> Job:
+        """Callbacks that came before the job was tracked, applied now. A terminal one leaves its event
+        pending and due at once: the next poller run publishes it (the API publishes nothing itself)."""
+        assert self._early_store is not None
+        provider = self._settings.providers[job.provider]
+        assert provider.inbound is not None
+        policy = PollPolicy(base_s=self._settings.poll_interval_s, max_age_s=self._settings.max_job_age_s)
+        for reading in self._early_store.take(job.provider, key):
+            now = self._clock()
+            decision = apply_push(job, reading, now=now, policy=policy, backstop_s=provider.inbound.backstop_s)
+            if not decision.changed and decision.event is None:
+                continue
+            updated = decision.job if decision.event is None else decision.job.with_changes(next_poll_at=now)
+            saved = self._store.save(updated, now=now)
+            if saved is not None:
+                job = saved
+        return job
 
     def get(self, provider: str, video_id: str, caller: Caller) -> Job:
         provider, video_id = self._address(provider, video_id)
@@ -132,6 +175,12 @@ class Tracking:
         if job is None:
             raise JobNotFound(provider, video_id)
         return job
+
+    def _first_poll_delay(self, provider: str) -> float:
+        """A provider that calls back is first polled only as the backstop (services/inbound.py)."""
+        delay = first_poll_delay(self._settings.poll_interval_s)
+        inbound = self._settings.providers[provider].inbound
+        return max(delay, inbound.backstop_s) if inbound is not None else delay
 
     def _address(self, provider: str, video_id: str) -> tuple[str, str]:
         provider = check_provider(provider, self._settings.providers)

@@ -74,6 +74,16 @@ GEMINI: dict[str, Any] = {
     },
     "url_lifetime_s": 172800,  # "Generated videos are stored on the server for 2 days"
     "pushes": "no (per-operation polling only)",
+    # Webhooks (video.generated, Standard Webhooks): {type, data: {id, output_file_uri}}; only completions
+    "inbound": {
+        "object": "data",
+        "key": ["data.id"],
+        "key_from_id": "operations/(?P<key>[^/]+)$",
+        "reads": {
+            "status": {"path": "status", "map": {"completed": "completed"}, "missing": "completed"},
+            "video_url": ["output_file_uri", "video_uri"],
+        },
+    },
 }
 
 RUNWAY: dict[str, Any] = {
@@ -116,6 +126,7 @@ LUMA: dict[str, Any] = {
     "fields": {"model": ["model", "request.model"], "size": ["request.resolution"]},
     "times": {"created_at": {"path": "created_at", "format": "iso8601"}},
     "pushes": "callback_url (unsigned; 3 retries)",
+    "inbound": {"key": ["id"]},  # the Generation object
 }
 
 KLING: dict[str, Any] = {
@@ -141,6 +152,21 @@ KLING: dict[str, Any] = {
     "times": {"created_at": {"path": "data.created_at", "format": "unix_ms"}},
     "url_lifetime_s": 2592000,  # "cleared after 30 days"
     "pushes": "callback_url on every status change (unsigned)",
+    # the task object, without the code/message envelope
+    "inbound": {
+        "key": ["task_id", "data.task_id"],
+        "key_from_id": "/(?P<key>[^/]+)$",
+        "reads": {
+            "status": {
+                "path": "task_status",
+                "map": {"submitted": "queued", "processing": "in_progress", "succeed": "completed", "failed": "failed"},
+            },
+            "video_url": ["task_result.videos[0].url"],
+            "error": {"message": ["task_status_msg"]},
+            "fields": {"seconds": ["task_result.videos[0].duration"]},
+            "times": {"created_at": {"path": "created_at", "format": "unix_ms"}},
+        },
+    },
 }
 
 MINIMAX: dict[str, Any] = {
@@ -186,6 +212,8 @@ MINIMAX: dict[str, Any] = {
     },
     "url_lifetime_s": 32400,  # 9 h (documented for the template query's URL; the file's is not stated)
     "pushes": "callback_url (a challenge echo first; unsigned)",
+    # a {"challenge": ...} handshake first; then the task's status (its video still needs the file lookup)
+    "inbound": {"key": ["task_id"], "challenge": "challenge"},
 }
 
 DASHSCOPE: dict[str, Any] = {
@@ -239,6 +267,7 @@ ARK: dict[str, Any] = {
     },
     "url_lifetime_s": 86400,  # video_url "valid 24 hours"
     "pushes": "callback_url on every status change (unsigned; 3 retries)",
+    "inbound": {"key": ["id"]},  # the task object (as polled; unverified for callbacks)
 }
 
 FAL: dict[str, Any] = {
@@ -262,6 +291,16 @@ FAL: dict[str, Any] = {
         "error": {"code": ["error_type", "detail[0].type"], "message": ["detail[0].msg", "detail"]},
     },
     "pushes": "webhook per request (ED25519, JWKS)",
+    # {request_id, status: OK | ERROR, payload, error}
+    "inbound": {
+        "key": ["request_id"],
+        "key_from_id": "/requests/(?P<key>[0-9A-Fa-f-]{36})$",
+        "reads": {
+            "status": {"path": "status", "map": {"OK": "completed", "ERROR": "failed"}},
+            "video_url": ["payload.video.url"],
+            "error": {"code": ["error_type", "payload.detail[0].type"], "message": ["error", "payload.detail[0].msg"]},
+        },
+    },
 }
 
 REPLICATE: dict[str, Any] = {
@@ -290,6 +329,7 @@ REPLICATE: dict[str, Any] = {
     },
     "url_lifetime_s": 3600,  # "output files ... are automatically removed after an hour"
     "pushes": "webhook per prediction (Standard Webhooks signing)",
+    "inbound": {"key": ["id"]},  # the prediction object
 }
 
 OPENROUTER: dict[str, Any] = {
@@ -315,6 +355,7 @@ OPENROUTER: dict[str, Any] = {
     "content_url": "/api/v1/videos/{id}/content",
     "error": {"message": ["error", "error.message"]},
     "pushes": "callback_url (signed: X-OpenRouter-Signature)",
+    "inbound": {"object": "data", "key": ["data.id"]},  # {type: video.generation.*, data: the job}
 }
 
 BUILTIN: dict[str, dict[str, Any]] = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from videohook.domain.dialects.paths import BadPath, compile_path
@@ -29,8 +29,9 @@ _FORBIDDEN_HEADERS = {"authorization", "host", "content-length", "cookie", "x-go
 _KEYS = {
     "request", "default_base_url", "id_pattern", "id_hint", "status", "progress", "video_url",
     "video_url_needs_key", "content_url", "error", "fields", "times", "url_lifetime_s", "api_error",
-    "follow_up", "pushes", "docs",
+    "follow_up", "pushes", "docs", "inbound",
 }  # fmt: skip
+_INBOUND_KEYS = {"object", "key", "key_from_id", "reads", "challenge"}
 
 
 class DialectError(ValueError):
@@ -84,6 +85,23 @@ class FollowUp:
 
 
 @dataclass(frozen=True)
+class InboundSpec:
+    """How the API's callback names its job and carries its state (services/inbound.py)."""
+
+    object_path: str | None  # where the job object is in the callback; None: the body itself
+    key: tuple[str, ...]  # paths, into the callback body, of the key naming the job
+    key_from_id: re.Pattern[str] | None  # the key of a tracked video id: the group `key` (None: the id itself)
+    reads: Dialect | None = None  # the dialect the job object is read with, when not the polling one
+    challenge: str | None = None  # a handshake field to echo (MiniMax's `challenge`)
+
+    def key_of(self, video_id: str) -> str:
+        if self.key_from_id is None:
+            return video_id
+        match = self.key_from_id.search(video_id)
+        return match.group("key") if match else video_id
+
+
+@dataclass(frozen=True)
 class Dialect:
     name: str
     request: RequestSpec
@@ -111,7 +129,8 @@ class Dialect:
     url_lifetime_s: int | None = None  # how long the provider keeps a result URL (expires_at when not given)
     api_error: ApiError | None = None
     follow_up: FollowUp | None = None
-    pushes: str = ""  # how the API can call back (documentation; inbound callbacks use it)
+    pushes: str = ""  # how the API can call back (documentation)
+    inbound: InboundSpec | None = None  # the API's callbacks, read as a poll's answer is
 
     @property
     def terminal_statuses(self) -> frozenset[str]:
@@ -194,7 +213,35 @@ def parse_dialect(name: str, spec: Any) -> Dialect:
         follow_up=_follow_up(spec.get("follow_up"), f"{where}.follow_up"),
         pushes=str(spec.get("pushes", ""))[:300],
     )
-    return dialect
+    inbound = spec.get("inbound")
+    return dialect if inbound is None else replace(dialect, inbound=_inbound(name, spec, inbound, f"{where}.inbound"))
+
+
+def _inbound(name: str, spec: Mapping[str, Any], value: Any, where: str) -> InboundSpec:
+    if not isinstance(value, Mapping):
+        raise DialectError(f"{where} must be an object")
+    unknown = sorted(set(value) - _INBOUND_KEYS)
+    if unknown:
+        raise DialectError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    reads = value.get("reads")
+    reader = None
+    if reads is not None:
+        if not isinstance(reads, Mapping):
+            raise DialectError(f"{where}.reads must be an object: the keys of the dialect that differ in callbacks")
+        merged = {key: item for key, item in spec.items() if key not in ("inbound", "follow_up")}
+        reader = parse_dialect(f"{name}/inbound", {**merged, **reads})
+    pattern = _pattern(value.get("key_from_id"), f"{where}.key_from_id")
+    if pattern is not None and "key" not in pattern.groupindex:
+        raise DialectError(f"{where}.key_from_id must have a group named key: (?P<key>...)")
+    obj = value.get("object")
+    challenge = value.get("challenge")
+    return InboundSpec(
+        object_path=_path(obj, f"{where}.object") if obj else None,
+        key=_paths(value.get("key", []), f"{where}.key") or ("id",),
+        key_from_id=pattern,
+        reads=reader,
+        challenge=_path(challenge, f"{where}.challenge") if challenge else None,
+    )
 
 
 def _object(spec: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> Mapping[str, Any]:

@@ -66,12 +66,24 @@ class JobPoll:
             now = self._clock()
             try:
                 decision = decide(
-                    job, result, now=now, base_url=provider.base_url, policy=self._policy, dialect=provider.dialect
+                    job,
+                    result,
+                    now=now,
+                    base_url=provider.base_url,
+                    policy=self._policy,
+                    dialect=provider.dialect,
+                    backstop_s=_backstop(provider),
                 )
             except Exception as exc:  # a reading we failed to make sense of: this job's fault, not the run's
                 fault = Fault("internal", detail=f"reading the answer failed: {type(exc).__name__}")
                 decision = decide(
-                    job, fault, now=now, base_url=provider.base_url, policy=self._policy, dialect=provider.dialect
+                    job,
+                    fault,
+                    now=now,
+                    base_url=provider.base_url,
+                    policy=self._policy,
+                    dialect=provider.dialect,
+                    backstop_s=_backstop(provider),
                 )
             run.report.polled += 1
             self._note(run, provider, decision)
@@ -93,8 +105,14 @@ class JobPoll:
         if saved is None:
             run.report.conflicts += 1
             return
+        self._tally(run, job, saved, announced is not None, decision)
+
+    def _tally(self, run: RunState, job: Job, saved: Job, announced: bool, decision: Decision) -> None:
+        """A recorded poll: its counts, its progress event, and its terminal event handed to publishing."""
         run.report.changed += decision.changed
-        if announced is not None:
+        if saved.status is not job.status:
+            run.report.seen_by_poll[job.provider] += 1
+        if announced:
             run.progress.append(saved)
         if decision.event is not None:
             if self._leases.lease_end(run, job) is not None:
@@ -124,6 +142,8 @@ class JobPoll:
     def _note(self, run: RunState, provider: ProviderSettings, decision: Decision) -> None:
         """Count the decision's fault or unknown status in the report; log each kind once per provider and run."""
         fault: Fault | None = decision.fault
+        if decision.throttled:
+            run.report.throttled[provider.name] += 1
         if decision.unknown_status is not None:
             run.report.unknown_statuses[decision.unknown_status] += 1
             logger.warning(
@@ -152,3 +172,8 @@ class JobPoll:
         else:
             extra = {**where, "video_id": decision.job.video_id, "detail": fault.detail[:300]}
             logger.warning("upstream fault; the job backs off", extra=extra)
+
+
+def _backstop(provider: ProviderSettings) -> float | None:
+    """A provider that calls back is polled only as the backstop (services/inbound.py)."""
+    return provider.inbound.backstop_s if provider.inbound is not None else None

@@ -25,6 +25,8 @@ class RunReport:
     errors: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     unknown_statuses: Counter[str] = field(default_factory=Counter)
+    throttled: Counter[str] = field(default_factory=Counter)  # polls answered "held for rate limits", by provider
+    seen_by_poll: Counter[str] = field(default_factory=Counter)  # transitions this run's polls saw first, by provider
     out_of_time: bool = False
     shards_busy: int = 0  # due shards another run held the lease of
     sweeps: int = 0
@@ -40,6 +42,8 @@ class RunReport:
         data = dict(self.__dict__)
         data["faults"] = dict(self.faults)
         data["unknown_statuses"] = dict(self.unknown_statuses)
+        data["throttled"] = dict(self.throttled)
+        data["seen_by_poll"] = dict(self.seen_by_poll)
         data["unavailable_secrets"] = list(self.unavailable_secrets)
         data["misconfigured_providers"] = list(self.misconfigured_providers)
         return data
