@@ -233,13 +233,17 @@ def deploy_local(
     providers: dict[str, tuple[str, str] | tuple[str, str, str | dict[str, Any]]],
     template_path: str | os.PathLike[str] = "template.yaml",
     suffix: str = "",
+    inbound: dict[str, dict[str, Any]] | None = None,
 ) -> LocalStack:
     """Create the stack's resources in the local AWS: ``JobsTable`` (from the template), ``EventsTopic``,
     and one Secrets Manager secret ``videohook/<name><suffix>`` per provider holding its token.
 
     ``providers`` maps a provider name to ``(base_url, token)`` or ``(base_url, token, dialect)``, the dialect
     a built-in's name or a custom dialect object (written as the entry's ``"dialect"`` in ``PROVIDERS``).
-    Deploying again with the same suffix keeps the table's items and updates the tokens.
+    ``inbound`` maps a provider name to its callbacks' settings as PROVIDERS takes them, except that
+    ``secret_value`` (the whsec_/HMAC secret or the path token) replaces ``secret``: it is stored as the
+    secret ``videohook/<name>-inbound<suffix>``. Deploying again with the same suffix keeps the table's items
+    and updates the tokens.
     """
     template = load_template(Path(template_path))
     table_name = f"JobsTable{suffix}"  # what `!Ref JobsTable` resolves to under `sam local`, plus the suffix
@@ -258,6 +262,12 @@ def deploy_local(
         settings[name] = {"base_url": base_url, "api_key_secret": secret_ids[name]}
         if dialect:
             settings[name]["dialect"] = dialect[0]
+    for name, spec in (inbound or {}).items():
+        entry = {key: value for key, value in spec.items() if key != "secret_value"}
+        if "secret_value" in spec:
+            entry["secret"] = f"videohook/{name}-inbound{suffix}"
+            _put_secret(endpoint_url, entry["secret"], str(spec["secret_value"]))
+        settings[name]["inbound"] = entry
     return LocalStack(endpoint_url, table_name, topic_arn, secret_ids, settings, suffix)
 
 
