@@ -9,8 +9,8 @@ Counts, and where each comes from:
   conditional PutItem per poll (table + the index twice: `due_at` moves, delete + put), one UpdateItem when
   SNS has the event (table + index delete); per sweep, a lease claimed and released on each shard with due
   jobs. Reads: the due query returns each polled item once (eventually consistent, 4 KB per half unit), every
-  sweep asks each shard twice (due query and next-due peek: at least half a unit each), reads its leased
-  shards again and the providers' pause items, and every run reads the whole index for the backlog metric;
+  sweep asks each shard twice (the keys-only probe and the next-due peek: at least half a unit each), reads
+  its leased shards once and the providers' pause items, and every run reads the whole index for the backlog metric;
 - SNS: one publish per job (an event is ~1-2 KB, under the 64 KB billing chunk).
 
 Prices: AWS's published on-demand prices, us-east-1, as gathered in /work/shared/research/aws-limits-and-costs.md
@@ -98,9 +98,9 @@ def videohook_month(volume: int, sim: dict[str, float], measured: dict[str, Any]
     shards = measured["due_shards"]
     # write units: track (table + index insert), polls (table + index delete & put), clear (table + index delete)
     wru = volume * (2 * wru_per_write) + polls * 3 * wru_per_write + volume * 2 * wru_per_write
-    # every sweep: the due query and the next-due peek ask each shard (at least half a unit each); the shards
-    # with due jobs are leased (claim + release: a write each) and read again under the lease; the providers'
-    # pause items are read (strongly consistent)
+    # every sweep: the keys-only probe and the next-due peek ask each shard (at least half a unit each); the
+    # shards with due jobs are leased (claim + release: a write each) and read once under the lease; the
+    # providers' pause items are read (strongly consistent)
     sweeps = RUNS_PER_MONTH * sim["sweeps_per_run"]
     due_per_sweep = polls / sweeps
     shards_hit = shards * (1 - (1 - 1 / shards) ** due_per_sweep)
