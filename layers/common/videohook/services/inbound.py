@@ -65,13 +65,12 @@ class Inbound:
         self._policy = PollPolicy(base_s=settings.poll_interval_s, max_age_s=settings.max_job_age_s)
 
     def receive(self, provider_name: str, body: bytes, headers: Mapping[str, str], token: str | None) -> Answer:
+        if len(body) > MAX_BODY_BYTES:  # before anything else, signed or not
+            return Answer(413, _error(f"A callback is at most {MAX_BODY_BYTES} bytes", "body_too_large"))
         provider = self._settings.providers.get(provider_name)
         if provider is None or provider.inbound is None or provider.dialect.inbound is None:
             return Answer(404, _error("This provider takes no callbacks", "unknown_inbound"))
         self._count(provider.name, "received")
-        if len(body) > MAX_BODY_BYTES:
-            self._count(provider.name, "refused")
-            return Answer(413, _error(f"A callback is at most {MAX_BODY_BYTES} bytes", "body_too_large"))
         try:
             self._verifier.verify(provider, body, {k.lower(): v for k, v in headers.items()}, token, now=self._clock())
         except CallbackRefused as exc:
