@@ -383,3 +383,81 @@ def timeline(outcome: str = "completed", steps: int = 2, **final_fields: Any) ->
     scripted: list[dict[str, Any]] = [{"status": "queued", "progress": 0}]
     scripted += [{"status": "in_progress", "progress": 100 * i // (steps + 1)} for i in range(1, steps + 1)]
     return [*scripted, {"status": outcome, **final_fields}]
+
+
+# -- callbacks (the sim pushing, devtools/sim_provider.py) ---------------------------------------------------
+
+INBOUND_FIXTURES = Path(__file__).resolve().parent / "inbound_fixtures"
+# What each pushing dialect signs with (the schemes of PROVIDERS' `inbound`, docs/providers.md "Callbacks").
+CALLBACK_SCHEMES: dict[str, str] = {
+    "gemini": "standard-webhooks",
+    "replicate": "standard-webhooks",
+    "openrouter": "openrouter",
+    "fal": "fal",
+    "luma": "token",
+    "kling": "token",
+    "ark": "token",
+    "minimax": "token",
+}
+
+
+def pushes(name: str) -> bool:
+    """The dialect has a callback form (its `inbound` part) and a documented callback to start from."""
+    return is_dialect(name) and dialect(name).inbound is not None and (INBOUND_FIXTURES / f"{name}.json").is_file()
+
+
+@cache
+def inbound_fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((INBOUND_FIXTURES / f"{name}.json").read_text())
+    return data
+
+
+def render_callback(name: str, step: dict[str, Any], *, video_id: str, file_url: str, file_id: str) -> Any:
+    """The callback body the API sends for this step (its documented example of that status, with the job's
+    key, link, progress and error written where its callback carries them), or None when the API sends no
+    callback for it (no documented callback of that status: OpenRouter and fal call back only at the end,
+    nobody for `queued`) or the step is a fault (a fault is an answer to a poll)."""
+    if "_fault" in step or "respond" in step:
+        return None
+    spec = dialect(name)
+    inbound = spec.inbound
+    if inbound is None:
+        return None
+    status = meaning(name, step)
+    wanted = "failed" if status == "failed" else status
+    example = next((e for e in inbound_fixture(name)["examples"] if e["name"] == wanted), None)
+    if example is None:
+        return None
+    body: Any = copy.deepcopy(example["body"])
+    dpaths.put(body, inbound.key[0], inbound.key_of(video_id))
+    obj = dpaths.get(body, inbound.object_path) if inbound.object_path else body
+    if not isinstance(obj, dict):
+        return body
+    reads = inbound.reads or spec
+    _write_callback_status(reads, obj, step, wanted)
+    if status == "completed" and inbound.reads is None and spec.follow_up is not None:
+        for var, path in spec.follow_up.vars.items():
+            if var == "file_id" and dpaths.get(obj, path) is not None:
+                dpaths.put(obj, path, int(file_id) if isinstance(dpaths.get(obj, path), int) else file_id)
+    elif status == "completed" and reads.video_url:
+        where = next((p for p in reads.video_url if isinstance(dpaths.get(obj, p), str)), reads.video_url[0])
+        dpaths.put(obj, where, step.get("video_url", file_url))
+    if "progress" in step and step["progress"] is not None and reads.progress_path:
+        dpaths.put(obj, reads.progress_path[0], step["progress"] / reads.progress_scale)
+    if status == "failed" and isinstance(step.get("error"), dict):
+        _write_error(reads, obj, step["error"])
+    return body
+
+
+def _write_callback_status(reads: Dialect, obj: dict[str, Any], step: dict[str, Any], wanted: str | None) -> None:
+    """The step's raw status, or the API's word for its meaning where the documented example is of a
+    neighbouring status (Replicate's documented "start" webhook says starting, a step may be processing)."""
+    if "_raw_status" in step:
+        dpaths.put(obj, reads.status_path, step["_raw_status"])
+        return
+    current = dpaths.get(obj, reads.status_path)
+    if not isinstance(current, str) or reads.statuses.get(current.strip().lower()) == wanted:
+        return
+    raw = next((raw for raw, means in reads.statuses.items() if means == wanted), None)
+    if raw is not None:
+        dpaths.put(obj, reads.status_path, raw.upper() if current.isupper() else raw)

@@ -6,7 +6,14 @@ serves `GET /{provider}/v1/videos/{id}` in the HingNet (Veo) and SkyEngine (sora
 timelines, with a `{"_fault": ...}` step for every upstream fault gateways show (see FAULTS: resets, hangs,
 slow drips, 10 MB of junk, HTML, truncated JSON, 5xx/429 pages). A job whose style is a dialect name (gemini,
 runway, kling, minimax, fal...) is served at that dialect's request and follow-up paths under `/{provider}`,
-behind its credential check, in its answer shape (devtools/sim_dialects.py). Standalone:
+behind its credential check, in its answer shape (devtools/sim_dialects.py).
+
+A dialect job added with `push={"url": ..., "scheme": ..., "secret": ...}` also calls back, as the API does:
+each time a step of its timeline comes into force (a poll serves it, or its `at` passes on the seconds clock),
+the sim POSTs that API's callback for it (devtools/inbound_fixtures/<dialect>.json; none for a status the API
+sends no callback for) to `url`, signed by `scheme` (PUSH_SCHEMES). `drop` lists steps (their index, or their
+status) whose callback is lost: never sent, recorded as dropped. `pushes()` says what was sent, when, and
+how it was answered. Standalone:
 
     python -m devtools.sim_provider --port 8700 --token hingnet=tok-h --token skyengine=tok-s \
         --token kling=AK:SK --dialect kling=kling
@@ -15,6 +22,9 @@ behind its credential check, in its answer shape (devtools/sim_dialects.py). Sta
 from __future__ import annotations
 
 import argparse
+import base64
+import dataclasses
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -23,11 +33,18 @@ import socket
 import struct
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from standardwebhooks import Webhook
 
 from devtools import sim_dialects
 
@@ -64,6 +81,16 @@ FAULTS = {
 HANG_MAX_S = 60.0
 DRIP_INTERVAL_S = 0.5
 JUNK_SIZE = 10 * 1024 * 1024
+# How a pushing job's callbacks are signed (PROVIDERS' inbound schemes, docs/providers.md "Callbacks").
+PUSH_SCHEMES = {
+    "standard-webhooks": "webhook-id/-timestamp/-signature headers, signed with the whsec_ secret (standardwebhooks)",
+    "openrouter": "X-OpenRouter-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, '{t},{body}')>",
+    "fal": "X-Fal-Webhook-* headers, Ed25519 with the sim's own key, published at jwks_url",
+    "token": "unsigned; the secret is the URL's last path segment",
+}
+PUSH_TIMEOUT_S = 10.0
+PUSH_TICK_S = 0.02  # how often the seconds clock is checked for a step coming into force
+FAL_USER_ID = "sim-fal-user"
 _ERROR_PAGE = "<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center><hr></body></html>"
 
 
@@ -79,6 +106,60 @@ class RecordedRequest:
     video_id: str | None
     at: float
     route: str = "video"  # video | content | file | other | follow_up (a dialect's second read)
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    """Where and how a job calls back. `url`: the inbound URL (for `token`, the sim adds `/<secret>`)."""
+
+    url: str
+    scheme: str
+    secret: str = ""  # the whsec_ secret, OpenRouter's signing secret, or the path token (fal: unused)
+    drop: tuple[int | str, ...] = ()  # steps (index, or status) whose callback is lost
+
+    @classmethod
+    def parse(cls, spec: dict[str, Any] | PushTarget) -> PushTarget:
+        if isinstance(spec, PushTarget):
+            return spec
+        if not isinstance(spec, dict) or not isinstance(spec.get("url"), str):
+            raise ValueError('push must be {"url": ..., "scheme": ..., "secret": ..., "drop": [...]}')
+        unknown = set(spec) - {"url", "scheme", "secret", "drop"}
+        if unknown:
+            raise ValueError(f"push: unknown key(s) {', '.join(sorted(unknown))}")
+        scheme = spec.get("scheme")
+        if scheme not in PUSH_SCHEMES:
+            raise ValueError(f"push scheme must be one of {', '.join(PUSH_SCHEMES)}, not {scheme!r}")
+        secret = spec.get("secret", "")
+        if scheme != "fal" and (not isinstance(secret, str) or not secret):
+            raise ValueError(f"push scheme {scheme} needs its secret")
+        drop = spec.get("drop", ())
+        if not isinstance(drop, list | tuple) or not all(isinstance(d, int | str) for d in drop):
+            raise ValueError("push drop must be a list of step indexes or statuses")
+        host = urlsplit(spec["url"]).hostname
+        if urlsplit(spec["url"]).scheme != "http" or host not in ("127.0.0.1", "localhost"):
+            raise ValueError(f"the sim calls back on loopback only (http://127.0.0.1...), not {spec['url']!r}")
+        return cls(spec["url"], scheme, str(secret or ""), tuple(drop))
+
+    def drops(self, index: int, status: str | None) -> bool:
+        return index in self.drop or (status is not None and status in self.drop)
+
+
+@dataclass(frozen=True)
+class PushRecord:
+    """One callback of a pushing job: sent (or dropped), when, and what the receiver answered."""
+
+    provider: str
+    video_id: str
+    step: int  # the timeline step it reports
+    status: str | None  # that step's meaning (queued, in_progress, completed, failed)
+    url: str  # where it went (a token scheme's token shown as <token>)
+    sent_at: float  # time.time() just before the request was sent
+    dropped: bool = False
+    http_status: int | None = None  # None: dropped, or no answer (error says why)
+    answered_at: float | None = None  # time.time() once the answer was read
+    error: str | None = None
+    body: str = ""  # the callback's body, as sent (signed over these exact bytes)
+    headers: dict[str, str] = field(default_factory=dict)  # its headers (signatures included)
 
 
 class _Reply(NamedTuple):
@@ -100,6 +181,9 @@ class _Job:
     added_mono: float
     polls: int = 0
     completed_at: int | None = None
+    push: PushTarget | None = None
+    pushed: int = -1  # the last step whose callback was sent (or dropped, or has none)
+    served: int = -1  # polls clock: the last step a poll served
 
 
 def _json(status: int, obj: Any, headers: dict[str, str] | None = None) -> _Reply:
@@ -169,6 +253,13 @@ class SimProvider:
         self._server: _Server | None = None
         self._url: str | None = None  # kept after stop() so in-flight handlers can still build links
         self._thread: threading.Thread | None = None
+        # pushing: what was sent, the fal-style signing key (its public half at jwks_url), the sender
+        self._pushes: list[PushRecord] = []
+        self._push_key = Ed25519PrivateKey.generate()
+        self._pushing: set[tuple[str, str]] = set()  # jobs whose callbacks are being sent (one batch at a time)
+        self._push_pool: ThreadPoolExecutor | None = None
+        self._push_http: httpx.Client | None = None
+        self._push_thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> SimProvider:
@@ -182,11 +273,23 @@ class SimProvider:
                 target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sim-provider", daemon=True
             )
             self._thread.start()
+            self._push_http = httpx.Client(timeout=PUSH_TIMEOUT_S, trust_env=False, follow_redirects=False)
+            self._push_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="sim-push")
+            self._push_thread = threading.Thread(target=self._push_loop, name="sim-pusher", daemon=True)
+            self._push_thread.start()
         return self
 
     def stop(self) -> None:
         server, thread, self._server, self._thread = self._server, self._thread, None, None
+        pusher, pool, http, self._push_thread, self._push_pool = self._push_thread, self._push_pool, None, None, None
         self._stopping.set()
+        if pusher is not None:
+            pusher.join(timeout=5)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if http is not None:
+            http.close()
+        self._push_http = None
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -208,9 +311,29 @@ class SimProvider:
     def base_url(self, provider: str) -> str:
         return f"{self.url}/{provider}"
 
+    @property
+    def jwks_url(self) -> str:
+        """The public key of the sim's fal-style callbacks (a JWKS, as fal publishes its own): `keys_url`."""
+        return f"{self.url}/_sim/fal/jwks.json"
+
+    def jwks(self) -> dict[str, Any]:
+        public = self._push_key.public_key().public_bytes_raw()
+        x = base64.urlsafe_b64encode(public).rstrip(b"=").decode()
+        return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "sim-fal", "use": "sig", "alg": "EdDSA"}]}
+
     # -- scripting -------------------------------------------------------------------------------------
-    def add_job(self, provider: str, video_id: str, style: str, timeline: list[dict], *, clock: str = "polls") -> None:
-        """Script a job; adding the same (provider, video_id) again replaces it and restarts its clock."""
+    def add_job(
+        self,
+        provider: str,
+        video_id: str,
+        style: str,
+        timeline: list[dict],
+        *,
+        clock: str = "polls",
+        push: dict[str, Any] | PushTarget | None = None,
+    ) -> None:
+        """Script a job; adding the same (provider, video_id) again replaces it and restarts its clock.
+        `push`: the job calls back (a dialect with a callback form): {"url", "scheme", "secret", "drop"}."""
         if provider not in self._tokens:
             raise ValueError(f"provider {provider!r} has no token")
         dialect = sim_dialects.is_dialect(style)
@@ -228,11 +351,15 @@ class SimProvider:
                 raise ValueError(f"unknown _fault {fault!r}; known: {', '.join(FAULTS)} or an HTTP status")
             if dialect:
                 sim_dialects.check_step(style, step)
+        target = PushTarget.parse(push) if push is not None else None
+        if target is not None and not sim_dialects.pushes(style):
+            pushing = ", ".join(sorted(sim_dialects.CALLBACK_SCHEMES))
+            raise ValueError(f"style {style!r} has no callback form; the dialects that call back: {pushing}")
         if clock == "seconds":
             if not all(isinstance(step.get("at"), int | float) for step in steps):
                 raise ValueError('clock="seconds" needs a numeric "at" on every step')
             steps.sort(key=lambda step: step["at"])
-        job = _Job(provider, video_id, style, steps, clock, time.time(), self._clock())
+        job = _Job(provider, video_id, style, steps, clock, time.time(), self._clock(), push=target)
         with self._lock:
             self._jobs[(provider, video_id)] = job
             if dialect:
@@ -260,11 +387,17 @@ class SimProvider:
         with self._lock:
             return self._faults_served
 
+    def pushes(self, provider: str | None = None, video_id: str | None = None) -> list[PushRecord]:
+        """The callbacks of pushing jobs, in the order they were sent (dropped ones included, marked)."""
+        with self._lock:
+            return [p for p in self._pushes if provider in (None, p.provider) and video_id in (None, p.video_id)]
+
     def reset(self) -> None:
         with self._lock:
             self._jobs.clear()
             self._requests.clear()
             self._files.clear()
+            self._pushes.clear()
 
     # -- request handling (called from handler threads) -----------------------------------------------
     def _handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> _Reply:
@@ -439,13 +572,95 @@ class SimProvider:
 
     def _step(self, job: _Job, *, advance: bool) -> dict[str, Any]:
         """The step in force: by poll count (the last repeats) or by seconds since add_job."""
+        return job.timeline[self._index(job, advance=advance)]
+
+    def _index(self, job: _Job, *, advance: bool) -> int:
         if job.clock == "polls":
             if advance:
                 job.polls += 1
-            return job.timeline[min(max(job.polls, 1), len(job.timeline)) - 1]
+                job.served = min(max(job.polls, 1), len(job.timeline)) - 1
+            return min(max(job.polls, 1), len(job.timeline)) - 1
         elapsed = self._clock() - job.added_mono
-        reached = [step for step in job.timeline if step["at"] <= elapsed]
-        return reached[-1] if reached else job.timeline[0]
+        return max(0, sum(1 for step in job.timeline if step["at"] <= elapsed) - 1)
+
+    # -- pushing (a job added with push=) -------------------------------------------------------------
+    def _push_loop(self) -> None:
+        """Every PUSH_TICK_S: the pushing jobs whose step in force moved on get their callbacks, in order."""
+        while not self._stopping.wait(PUSH_TICK_S):
+            batches = []
+            with self._lock:
+                for key, job in self._jobs.items():
+                    if job.push is None or key in self._pushing:
+                        continue
+                    current = job.served if job.clock == "polls" else self._index(job, advance=False)
+                    if current > job.pushed:
+                        batches.append((job, list(range(job.pushed + 1, current + 1))))
+                        job.pushed = current
+                        self._pushing.add(key)
+            pool = self._push_pool
+            for job, indexes in batches:
+                if pool is None:
+                    break
+                try:
+                    pool.submit(self._send_callbacks, job, indexes)
+                except RuntimeError:  # stopping
+                    break
+
+    def _send_callbacks(self, job: _Job, indexes: list[int]) -> None:
+        try:
+            for index in indexes:
+                if self._stopping.is_set():
+                    return
+                self._send_callback(job, index)
+        finally:
+            with self._lock:
+                self._pushing.discard((job.provider, job.video_id))
+
+    def _send_callback(self, job: _Job, index: int) -> None:
+        target = job.push
+        assert target is not None
+        step = job.timeline[index]
+        base_url = self.base_url(quote(job.provider))
+        body_obj = sim_dialects.render_callback(
+            job.style,
+            step,
+            video_id=job.video_id,
+            file_url=f"{base_url}/files/{quote(job.video_id, safe='')}.mp4",
+            file_id=sim_dialects.file_id_for(job.provider, job.video_id),
+        )
+        if body_obj is None:
+            return  # the API sends no callback for this status
+        status = sim_dialects.meaning(job.style, step)
+        body = json.dumps(body_obj).encode()
+        spec = sim_dialects.dialect(job.style).inbound
+        assert spec is not None
+        headers = sign_callback(
+            target.scheme, target.secret, body, key=self._push_key, request_id=spec.key_of(job.video_id)
+        )
+        url, shown = target.url, target.url
+        if target.scheme == "token":
+            base = target.url.rstrip("/")
+            url, shown = f"{base}/{quote(target.secret, safe='')}", f"{base}/<token>"
+        record = PushRecord(
+            job.provider, job.video_id, index, status, shown, time.time(), body=body.decode(), headers=headers
+        )
+        if target.drops(index, status):
+            with self._lock:
+                self._pushes.append(dataclasses.replace(record, dropped=True))
+            return
+        http = self._push_http
+        if http is None:
+            return
+        sent_at = time.time()
+        try:
+            answer = http.post(url, content=body, headers=headers)
+            record = dataclasses.replace(
+                record, sent_at=sent_at, http_status=answer.status_code, answered_at=time.time()
+            )
+        except httpx.HTTPError as exc:
+            record = dataclasses.replace(record, sent_at=sent_at, error=f"{type(exc).__name__}: {exc}")
+        with self._lock:
+            self._pushes.append(record)
 
     def _video(self, job: _Job, step: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
         """Style defaults, then the status's implied fields, then the step's own fields, then directives."""
@@ -487,6 +702,7 @@ class SimProvider:
                     spec["style"],
                     spec["timeline"],
                     clock=spec.get("clock", "polls"),
+                    push=spec.get("push"),
                 )
             except (ValueError, KeyError, TypeError) as exc:
                 return _error(400, f"Bad job: {exc}", "invalid_job")
@@ -494,10 +710,41 @@ class SimProvider:
         if (method, path) == ("GET", "/_sim/requests"):
             found = self.requests(query.get("provider") or None, query.get("video_id") or None)
             return _json(200, [asdict(r) for r in found])
+        if (method, path) == ("GET", "/_sim/pushes"):
+            found = self.pushes(query.get("provider") or None, query.get("video_id") or None)
+            return _json(200, [asdict(p) for p in found])
+        if (method, path) == ("GET", "/_sim/fal/jwks.json"):
+            return _json(200, self.jwks())
         if (method, path) == ("POST", "/_sim/reset"):
             self.reset()
             return _json(200, {"reset": True})
         return _error(404, f"Unknown admin route {method} {path}", "not_found")
+
+
+def sign_callback(scheme: str, secret: str, body: bytes, *, key: Ed25519PrivateKey, request_id: str) -> dict[str, str]:
+    """The headers of a callback of `body`, signed as the scheme's API signs (PUSH_SCHEMES)."""
+    headers = {"content-type": "application/json"}
+    now = int(time.time())
+    if scheme == "standard-webhooks":
+        msg_id = f"msg_{uuid.uuid4().hex}"
+        signature = Webhook(secret).sign(msg_id, datetime.fromtimestamp(now, UTC), body.decode())
+        headers.update({"webhook-id": msg_id, "webhook-timestamp": str(now), "webhook-signature": signature})
+    elif scheme == "openrouter":
+        digest = hmac.new(secret.encode(), f"{now},".encode() + body, hashlib.sha256).hexdigest()
+        headers["x-openrouter-signature"] = f"t={now},v1={digest}"
+        headers["x-openrouter-idempotency-key"] = f"{request_id}-{digest[:12]}"
+    elif scheme == "fal":
+        values = [request_id, FAL_USER_ID, str(now), hashlib.sha256(body).hexdigest()]
+        signature = key.sign("\n".join(values).encode()).hex()
+        headers.update(
+            {
+                "x-fal-webhook-request-id": request_id,
+                "x-fal-webhook-user-id": FAL_USER_ID,
+                "x-fal-webhook-timestamp": str(now),
+                "x-fal-webhook-signature": signature,
+            }
+        )
+    return headers
 
 
 class _Server(ThreadingHTTPServer):
