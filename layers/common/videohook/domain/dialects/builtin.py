@@ -129,6 +129,8 @@ LUMA: dict[str, Any] = {
     "inbound": {"key": ["id"]},  # the Generation object
 }
 
+KLING_STATUSES = {"submitted": "queued", "processing": "in_progress", "succeed": "completed", "failed": "failed"}
+
 KLING: dict[str, Any] = {
     "docs": "app.klingai.com/global/dev/document-api (General Information; Text to Video, Query Task)",
     "default_base_url": "https://api-singapore.klingai.com",
@@ -137,7 +139,7 @@ KLING: dict[str, Any] = {
     "id_hint": "<task type>/<task_id>, e.g. text2video/<task_id> or image2video/<task_id>",
     "status": {
         "path": "data.task_status",
-        "map": {"submitted": "queued", "processing": "in_progress", "succeed": "completed", "failed": "failed"},
+        "map": KLING_STATUSES,
     },
     "api_error": {
         "path": "code",
@@ -159,7 +161,7 @@ KLING: dict[str, Any] = {
         "reads": {
             "status": {
                 "path": "task_status",
-                "map": {"submitted": "queued", "processing": "in_progress", "succeed": "completed", "failed": "failed"},
+                "map": KLING_STATUSES,
             },
             "video_url": ["task_result.videos[0].url"],
             "error": {"message": ["task_status_msg"]},

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from videohook.domain.polling import Decision, Fault, PollPolicy, PollResult, decide
@@ -64,27 +65,19 @@ class JobPoll:
                 run.report.out_of_time = True
                 return
             now = self._clock()
+            decide_on = partial(
+                decide,
+                job,
+                now=now,
+                base_url=provider.base_url,
+                policy=self._policy,
+                dialect=provider.dialect,
+                backstop_s=_backstop(provider),
+            )
             try:
-                decision = decide(
-                    job,
-                    result,
-                    now=now,
-                    base_url=provider.base_url,
-                    policy=self._policy,
-                    dialect=provider.dialect,
-                    backstop_s=_backstop(provider),
-                )
+                decision = decide_on(result)
             except Exception as exc:  # a reading we failed to make sense of: this job's fault, not the run's
-                fault = Fault("internal", detail=f"reading the answer failed: {type(exc).__name__}")
-                decision = decide(
-                    job,
-                    fault,
-                    now=now,
-                    base_url=provider.base_url,
-                    policy=self._policy,
-                    dialect=provider.dialect,
-                    backstop_s=_backstop(provider),
-                )
+                decision = decide_on(Fault("internal", detail=f"reading the answer failed: {type(exc).__name__}"))
             run.report.polled += 1
             self._note(run, provider, decision)
         updated = decision.job
