@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, cost, durable, item_size, lease_recovery, notify_sim, scale_out, sweep
+from bench import cold_start, cost, durable, item_size, lease_recovery, notify_sim, push_delay, scale_out, sweep
 from bench.report import RESULTS_DIR
 
 
@@ -46,6 +46,7 @@ def benchmarks(out: Path, smoke: bool) -> dict[str, Callable[[], Any]]:
         ),
         "cost": lambda: cost.run(out, out_dir=out),
         "durable": lambda: durable.run(30 if smoke else 1000, 7, out_dir=out, results=out),
+        "push_delay": lambda: push_delay.run(12 if smoke else 400, 4.0 if smoke else 120.0, 7, out),
     }
 
 

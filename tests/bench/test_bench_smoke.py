@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMES = ["item_size", "cold_start", "notify_sim", "sweep", "scale_out", "lease_recovery", "cost"]
+NAMES = ["item_size", "cold_start", "notify_sim", "sweep", "scale_out", "lease_recovery", "cost", "push_delay"]
 
 
 @pytest.fixture(scope="module")
