@@ -115,12 +115,12 @@ def backstop(seconds: float) -> Iterator[None]:
     def decide(*args: Any, **kwargs: Any) -> Any:
         return original_decide(*args, **kwargs, backstop_s=seconds)
 
-    notify_sim.decide = decide  # type: ignore[assignment]
-    notify_sim.first_poll_delay = lambda base_s: max(original_first(base_s), seconds)  # type: ignore[assignment]
+    notify_sim.decide = decide
+    notify_sim.first_poll_delay = lambda base_s: max(original_first(base_s), seconds)
     try:
         yield
     finally:
-        notify_sim.decide, notify_sim.first_poll_delay = original_decide, original_first  # type: ignore[assignment]
+        notify_sim.decide, notify_sim.first_poll_delay = original_decide, original_first
 
 
 def polled(jobs: list[notify_sim.SimJob], seed: int, backstop_s: float | None) -> dict[str, float]:

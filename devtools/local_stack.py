@@ -3,9 +3,13 @@
 - moto in server mode, with JobsTable (from template.yaml), EventsTopic and the provider secrets;
 - the simulated gateway, where any video id exists: the first request about it scripts a realistic
   timeline that ends after `sim_seconds` (completed, or failed when the id contains "fail");
-- ApiFunction's handler served over HTTP (devtools.api_server) and PollerFunction's handler called in a
-  loop, both in this process with the variables template.yaml declares for them (as `sam local` resolves
-  them), pointed at this stack;
+- providers that call back (PUSHING: `replicate`, signed with Standard Webhooks, and `kling`, a token in the
+  path): the simulated provider learns of a job of theirs once it is tracked (as the real API would, having
+  created it) and POSTs that API's callbacks to `/v1/inbound/{provider}` as its timeline moves on; ids
+  containing "lost" lose their final callback, which the backstop poll (BACKSTOP_S) then finds;
+- ApiFunction's handler served over HTTP (devtools.api_server, which sends `POST /v1/inbound/...` to
+  InboundFunction's handler) and PollerFunction's handler called in a loop, all in this process with the
+  variables template.yaml declares for them (as `sam local` resolves them), pointed at this stack;
 - the webhook side (devtools.local_webhooks): WebhookQueue subscribed to the topic, its dead-letter queue and
   signing secret, and WebhookFunction invoked for the queued events after each poller run (callbacks may be
   plain http to 127.0.0.1 here, the development flag);
@@ -34,6 +38,7 @@ from urllib.parse import unquote
 from videohook_cli.errors import EXIT_INTERRUPTED, EXIT_OK, CliError, Stopped
 from videohook_cli.state import LocalState, read_state, remove_state, write_state
 
+from devtools import sim_dialects
 from devtools.api_server import ApiServer
 from devtools.local_aws import LocalMoto, LocalStack, aws_env, client, deploy_local
 from devtools.local_invoke import (
@@ -53,6 +58,24 @@ SCHEDULE_EVENT = json.loads((ROOT / "events" / "poller-schedule.json").read_text
 # Local-only tokens of the simulated gateway (it checks them like a real one would).
 TOKENS = {"hingnet": "local-hingnet-token", "skyengine": "local-skyengine-token"}
 FAILING_MARK = "fail"
+LOST_MARK = "lost"  # a pushing provider's job whose final callback never comes: the backstop poll finds it
+# Providers that call back (each its own dialect): their local API key, and their inbound settings as
+# PROVIDERS takes them (the callback secret stored in the local Secrets Manager by deploy_local).
+BACKSTOP_S = 60  # the backstop poll of a pushing provider's jobs (PROVIDERS' default is 300 s)
+PUSHING: dict[str, dict[str, Any]] = {
+    "replicate": {
+        "token": "local-replicate-token",
+        "inbound": {
+            "scheme": "standard-webhooks",
+            "secret_value": "whsec_dmlkZW9ob29rLWxvY2FsLXJlcGxpY2F0ZS1rZXk=",  # local only
+            "backstop_seconds": BACKSTOP_S,
+        },
+    },
+    "kling": {
+        "token": "AKlocal5e21c9a07f:SKlocal0b9d6e3f58a24c71b6e0f93d2a7c5b18",  # access key:secret key
+        "inbound": {"scheme": "token", "secret_value": "local-kling-callback-token", "backstop_seconds": BACKSTOP_S},
+    },
+}
 # Webhook retries compressed for a person watching (the template's schedule spans 27.6 h).
 LOCAL_WEBHOOK_SCHEDULE = "0,2,5,10"
 # Where ArchiveFunction copies videos when invoked by hand against this stack (`local up` itself does not archive).
@@ -68,14 +91,45 @@ def auto_timeline(style: str, video_id: str, seconds: float) -> list[dict[str, A
     return [{**step, "at": round(seconds * i / (len(steps) - 1), 3)} for i, step in enumerate(steps)]
 
 
+def auto_dialect_timeline(video_id: str, seconds: float) -> list[dict[str, Any]]:
+    """A pushing provider's job: queued, two running steps, then completed (failed for 'fail' ids)."""
+    if FAILING_MARK in video_id.lower():
+        steps = sim_dialects.timeline("failed", steps=1, error={"code": "generation_failed", "message": "Simulated"})
+    else:
+        steps = sim_dialects.timeline("completed", steps=2)
+    return [{**step, "at": round(seconds * i / (len(steps) - 1), 3)} for i, step in enumerate(steps)]
+
+
 class AutoSimProvider(SimProvider):
     """The simulated gateway where every video id of a known provider exists."""
 
     def __init__(self, tokens: dict[str, str], *, seconds: float, port: int = 0) -> None:
-        super().__init__(tokens, port=port)
+        super().__init__(
+            {**tokens, **{name: spec["token"] for name, spec in PUSHING.items()}},
+            port=port,
+            dialects={name: name for name in PUSHING},
+        )
         self._seconds = seconds
         self._scripted: set[tuple[str, str]] = set()
         self._script_lock = threading.Lock()
+
+    def script_pushed(self, provider: str, video_id: str, inbound_url: str) -> bool:
+        """A job of a pushing provider, tracked: it exists from now on and calls back to `inbound_url` (False
+        when it was already scripted)."""
+        with self._script_lock:
+            if (provider, video_id) in self._scripted:
+                return False
+            self._scripted.add((provider, video_id))
+        inbound = PUSHING[provider]["inbound"]
+        push = {
+            "url": inbound_url,
+            "scheme": inbound["scheme"],
+            "secret": inbound["secret_value"],
+            "drop": ["completed", "failed"] if LOST_MARK in video_id.lower() else [],
+        }
+        timeline = auto_dialect_timeline(video_id, self._seconds)
+        self.add_job(provider, video_id, provider, timeline, clock="seconds", push=push)
+        return True
 
     def _handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> Any:
         parts = [unquote(part) for part in path.strip("/").split("/")]
@@ -118,7 +172,7 @@ def function_variables(variables: dict[str, str], *, verbose: bool) -> dict[str,
     template = load_template(TEMPLATE)
     overrides = {"Parameters": {**variables, "POWERTOOLS_LOG_LEVEL": "INFO" if verbose else "WARNING"}}
     environment: dict[str, str] = {}
-    for name in ("ApiFunction", "PollerFunction", "WebhookFunction"):
+    for name in ("ApiFunction", "InboundFunction", "PollerFunction", "WebhookFunction"):
         environment.update(apply_env_overrides(function_spec(template, name), overrides))
     return environment
 
@@ -167,8 +221,12 @@ def serve(
         os.environ.update(aws_env(moto.endpoint_url))
         stack = deploy_local(
             moto.endpoint_url,
-            providers={name: (sim.base_url(name), token) for name, token in TOKENS.items()},
+            providers={
+                **{name: (sim.base_url(name), token) for name, token in TOKENS.items()},
+                **{name: (sim.base_url(name), spec["token"], name) for name, spec in PUSHING.items()},
+            },
             template_path=TEMPLATE,
+            inbound={name: spec["inbound"] for name, spec in PUSHING.items()},
         )
         webhooks = deploy_webhooks(
             moto.endpoint_url, stack.topic_arn, template_path=str(TEMPLATE), retry_schedule=LOCAL_WEBHOOK_SCHEDULE
@@ -198,7 +256,12 @@ def serve(
         write_state(state_path, state)
         _banner(state, state_path, sim_seconds)
         overrides = {"Parameters": variables}
-        _poll_loop(poller, memory_mb, timeout_s, poll_every_s, max_seconds, lambda: _deliver(webhooks, overrides))
+        pushed = PushedJobs(sim, moto.endpoint_url, stack.table_name, api.url)
+
+        def after_run() -> str:
+            return "; ".join(part for part in (pushed.script(), _deliver(webhooks, overrides)) if part)
+
+        _poll_loop(poller, memory_mb, timeout_s, poll_every_s, max_seconds, after_run, before_run=pushed.script)
     except Stopped:  # `videohook local down`: asked to stop, a clean end
         print("stopping the local stack", flush=True)
     except KeyboardInterrupt:  # Ctrl-C: 130, as the command's --help says
@@ -211,6 +274,35 @@ def serve(
         sim.stop()
         moto.stop()
     return code
+
+
+class PushedJobs:
+    """The jobs of pushing providers, handed to the simulated provider once tracked (read from the table: the
+    API is ApiFunction's own handler, and a real provider knows its jobs from their creation)."""
+
+    def __init__(self, sim: AutoSimProvider, endpoint_url: str, table_name: str, api_url: str) -> None:
+        self._sim = sim
+        self._table = client("dynamodb", endpoint_url)
+        self._table_name = table_name
+        self._api_url = api_url
+
+    def script(self) -> str:
+        """Script the newly tracked ones; what happened, for the run's status line ("" when nothing)."""
+        names = {f":p{i}": {"S": name} for i, name in enumerate(PUSHING)}
+        found = []
+        paginator = self._table.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self._table_name,
+            ProjectionExpression="provider, video_id",
+            FilterExpression=f"provider IN ({', '.join(names)})",
+            ExpressionAttributeValues=names,
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                provider, video_id = item["provider"]["S"], item["video_id"]["S"]
+                if self._sim.script_pushed(provider, video_id, f"{self._api_url}/v1/inbound/{provider}"):
+                    found.append(f"{provider}/{video_id}")
+        return f"calls back: {', '.join(found)}" if found else ""
 
 
 def _deliver(webhooks: LocalWebhooks, overrides: dict[str, Any]) -> str:
@@ -231,6 +323,9 @@ def _banner(state: LocalState, state_path: Path, sim_seconds: float) -> None:
         f"  AWS (moto)   {state.aws_endpoint_url}  table {state.table_name}, topic {state.topic_arn}\n"
         f"  gateway      {state.sim_url}  providers {', '.join(TOKENS)}: any video id completes after "
         f"{sim_seconds:g}s, ids containing '{FAILING_MARK}' fail\n"
+        f"  callbacks    {', '.join(PUSHING)} call back to {state.api_url}/v1/inbound/PROVIDER (InboundFunction); "
+        f"ids containing '{LOST_MARK}' lose the final one, the backstop poll ({BACKSTOP_S}s) finds it; "
+        "`videohook inbound-url PROVIDER`\n"
         "  webhooks     WebhookFunction for jobs with a callback_url (http://127.0.0.1 allowed here); "
         "signing secret: `videohook local secret`\n"
         f"  state file   {state_path}  (`videohook local env` prints the functions' --env-vars for this stack)\n"
@@ -248,6 +343,8 @@ def _poll_loop(
     every_s: float,
     max_seconds: float,
     after_run: Callable[[], str],
+    *,
+    before_run: Callable[[], str] = lambda: "",
 ) -> None:
     """Run the poller every `every_s`, then `after_run` (the webhooks); at most one line per run: a status line
     when the run changed, published or failed something (or webhooks were handled), nothing otherwise."""
@@ -260,6 +357,13 @@ def _poll_loop(
         context.start_clock()
         parts: list[str] = []
         failed = False
+        try:
+            scripted = before_run()
+        except Exception as exc:
+            scripted = f"scripting the pushing jobs failed: {type(exc).__name__}: {exc}"
+            failed = True
+        if scripted:
+            parts.append(scripted)
         try:
             report = poller(SCHEDULE_EVENT, context)
         except Exception as exc:  # keep serving; the next run may succeed

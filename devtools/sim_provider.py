@@ -711,8 +711,8 @@ class SimProvider:
             found = self.requests(query.get("provider") or None, query.get("video_id") or None)
             return _json(200, [asdict(r) for r in found])
         if (method, path) == ("GET", "/_sim/pushes"):
-            found = self.pushes(query.get("provider") or None, query.get("video_id") or None)
-            return _json(200, [asdict(p) for p in found])
+            sent = self.pushes(query.get("provider") or None, query.get("video_id") or None)
+            return _json(200, [asdict(p) for p in sent])
         if (method, path) == ("GET", "/_sim/fal/jwks.json"):
             return _json(200, self.jwks())
         if (method, path) == ("POST", "/_sim/reset"):

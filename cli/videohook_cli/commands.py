@@ -221,3 +221,80 @@ def local_secret(args: argparse.Namespace) -> int:
         print(secret, flush=True)
         print(WHSEC_PREFIX_NOTE, file=sys.stderr)
     return EXIT_OK
+
+
+def inbound_url(args: argparse.Namespace) -> int:
+    """The URL a provider calls back (POST /v1/inbound/{provider}[/{token}]); the token only with --show-token."""
+    from urllib.parse import quote
+
+    target = target_of(args)
+    provider, inbound = _inbound_settings(target, args.provider)
+    scheme = str(inbound.get("scheme") or "")
+    secret = str(inbound.get("secret") or "")
+    url = f"{target.api_url}/v1/inbound/{quote(provider, safe='')}"
+    token_shown = False
+    if scheme == "token":
+        if args.show_token:
+            url += "/" + quote(_secret_value(target, secret), safe="")
+            token_shown = True
+        else:
+            url += "/<token>"
+    if args.json:
+        answer = {"provider": provider, "url": url, "scheme": scheme, "secret": secret, "token_shown": token_shown}
+        if inbound.get("keys_url"):
+            answer["keys_url"] = inbound["keys_url"]
+        print(render.dumps(answer))
+        return EXIT_OK
+    print(url, flush=True)
+    print(_inbound_note(provider, scheme, secret, inbound, token_shown), file=sys.stderr)
+    return EXIT_OK
+
+
+def _inbound_settings(target: Target, provider: str) -> tuple[str, dict[str, Any]]:
+    try:
+        providers = json.loads(target.providers) if target.providers else None
+    except ValueError:
+        providers = None
+    if not isinstance(providers, dict):
+        raise CliError(f"cannot read the providers of stack {target.name} (its Providers parameter)")
+    entry = providers.get(provider)
+    if not isinstance(entry, dict):
+        known = ", ".join(sorted(providers)) or "none"
+        raise CliError(f"provider {provider!r} is not configured in {target.name}'s PROVIDERS (configured: {known})")
+    inbound = entry.get("inbound")
+    if not isinstance(inbound, dict):
+        raise CliError(
+            f"provider {provider!r} takes no callbacks: add "
+            f'"inbound": {{"scheme": ..., "secret": ...}} to PROVIDERS["{provider}"] '
+            "(the Providers parameter; docs/providers.md, Callbacks)"
+        )
+    return provider, inbound
+
+
+def _secret_value(target: Target, secret: str) -> str:
+    if not secret:
+        raise CliError("the provider's inbound entry names no secret holding its token")
+    try:
+        value = target.client("secretsmanager").get_secret_value(SecretId=secret).get("SecretString")
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        raise CliError(f"cannot read the token from secret {secret!r}: {code}") from None
+    except BotoCoreError as exc:
+        raise CliError(f"cannot read the token from secret {secret!r}: {type(exc).__name__}") from None
+    if not isinstance(value, str) or not value.strip():
+        raise CliError(f"secret {secret!r} holds no token")
+    return value.strip()
+
+
+def _inbound_note(provider: str, scheme: str, secret: str, inbound: dict[str, Any], token_shown: bool) -> str:
+    if scheme == "token":
+        if token_shown:
+            return f"{provider} signs nothing: the token in this URL is its callbacks' credential; keep it private"
+        return (
+            f"{provider} signs nothing: replace <token> with the value of secret {secret} "
+            f"(or run `videohook inbound-url {provider} --show-token`)"
+        )
+    if scheme == "fal":
+        keys = inbound.get("keys_url") or "fal's public keys (https://rest.fal.ai/.well-known/jwks.json)"
+        return f"{provider}: callbacks verified with Ed25519 against {keys}"
+    return f"{provider}: callbacks verified ({scheme}) with the signing secret in {secret}"

@@ -30,6 +30,7 @@ EXAMPLES = """examples:
   videohook events tail --filter type=video.failed    # live events, Ctrl-C to stop
   videohook ls --pending --json | jq '.data[].id'
   videohook redeliver hingnet video_123               # send the final event to its callback_url again
+  videohook inbound-url replicate                     # the URL to give a provider for its own callbacks
   videohook get skyengine video_456 --stack-name videohook --region eu-west-1"""
 
 FILTER_NAMES = ("type", "provider", "status")
@@ -153,6 +154,15 @@ whsec_-prefixed form: it takes a secret without the prefix as raw key bytes, and
 The `standardwebhooks` library accepts it with or without the prefix."""
 
 
+INBOUND_URL_HELP = """Print the inbound URL to give PROVIDER for its callbacks (docs/providers.md, "Callbacks"):
+{ApiUrl}/v1/inbound/PROVIDER for a provider that signs its callbacks (standard-webhooks, openrouter, fal), and
+{ApiUrl}/v1/inbound/PROVIDER/<token> for one that signs nothing (scheme token). The token is the credential of
+those callbacks, so it is printed only with --show-token (read from the provider's inbound secret in Secrets
+Manager); without it the URL has a <token> placeholder, and stderr names the secret that holds it.
+
+The provider needs an `inbound` object in its PROVIDERS entry ({"scheme": ..., "secret": ...})."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = Parser(
@@ -211,6 +221,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.epilog = (
         "With --json, each new state of the job is one JSON line; the last line is the final job.\n\n" + EXIT_CODES_HELP
+    )
+
+    inbound = command(
+        "inbound-url",
+        "print the URL to give a provider for its callbacks (POST {ApiUrl}/v1/inbound/PROVIDER)",
+        description=INBOUND_URL_HELP,
+    )
+    inbound.set_defaults(run=_run("inbound_url"))
+    inbound.add_argument("provider", metavar="PROVIDER", help="a configured provider with `inbound` in PROVIDERS")
+    inbound.add_argument(
+        "--show-token",
+        action="store_true",
+        help="scheme token: put the token itself in the URL (read from its secret; it is the credential)",
     )
 
     ls = command("ls", "list tracked jobs, newest first (reads the table; a Scan without --pending)")

@@ -34,6 +34,7 @@ class Target:
     session: boto3.session.Session
     endpoint_url: str | None = None  # the local AWS; None means AWS itself
     signed: bool = True  # SigV4 for execute-api (the deployed API uses IAM auth)
+    providers: str = ""  # the stack's PROVIDERS (the Providers parameter), JSON; "" when unknown
 
     @property
     def region(self) -> str:
@@ -85,6 +86,7 @@ def local_target(state_path: Path) -> Target:
         session=session,
         endpoint_url=state.aws_endpoint_url,
         signed=False,
+        providers=next((v["PROVIDERS"] for v in state.env_vars.values() if v.get("PROVIDERS")), ""),
     )
 
 
@@ -116,4 +118,5 @@ def deployed_target(stack_name: str, *, region: str | None, profile: str | None)
         table_name=outputs["JobsTableName"],
         due_shards=int(shards) if shards.isdigit() else DEFAULT_DUE_SHARDS,
         session=session,
+        providers=str(parameters.get("Providers") or ""),
     )
