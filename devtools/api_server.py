@@ -1,12 +1,17 @@
 """Serve ApiFunction's handler over real HTTP on 127.0.0.1, converting each request into the HTTP API
 (payload 2.0) event API Gateway would send. For schemathesis, the CLI's local stack, and manual curl.
+`POST /v1/inbound/...` (the providers' callbacks) goes to InboundFunction's handler instead, as the
+template's routes send it (`inbound=False` leaves it to ApiFunction's, which answers 404).
 
-The handler runs in this process, so configuration comes from this process's environment (set the
-function's variables, e.g. from `deploy_local(...).variables()`, before `start()`).
+The handlers run in this process, so configuration comes from this process's environment (set the
+functions' variables, e.g. from `deploy_local(...).variables()`, before `start()`).
 
 There is no IAM here: requests carry no authorizer, so the caller is the principal `local` (the owner of
 every job tracked through this server), unless the server is started for one principal (`principal=`: every
 request then carries that `requestContext.authorizer.iam.userArn`, as API Gateway would for a signed call).
+The inbound routes take no IAM auth (`Authorizer: NONE`): their requests never carry a principal. Their
+bodies are bounded by API Gateway's own limit (`inbound_max_body`, 10 MB), so that InboundFunction's 1 MiB
+limit is the one a callback meets.
 """
 
 from __future__ import annotations
@@ -24,18 +29,32 @@ from typing import Any
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
+INBOUND_PREFIX = "/v1/inbound/"
+API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # an HTTP API's payload limit
 
 
-def load_api_module() -> ModuleType:
-    """functions/api/app.py, imported under a unique name (every function's module is called `app`)."""
+def _load_function_module(directory: str) -> ModuleType:
+    """functions/<directory>/app.py, imported under a unique name (every function's module is called `app`)."""
     layer = str(ROOT / "layers" / "common")
     if layer not in sys.path:
         sys.path.insert(0, layer)
-    spec = importlib.util.spec_from_file_location("videohook_api_app", ROOT / "functions" / "api" / "app.py")
+    spec = importlib.util.spec_from_file_location(
+        f"videohook_{directory}_app", ROOT / "functions" / directory / "app.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_api_module() -> ModuleType:
+    """functions/api/app.py, imported under a unique name (every function's module is called `app`)."""
+    return _load_function_module("api")
+
+
+def load_inbound_module() -> ModuleType:
+    """functions/inbound/app.py (InboundFunction), imported under a unique name."""
+    return _load_function_module("inbound")
 
 
 class _Context:
@@ -50,6 +69,17 @@ class _Context:
     @staticmethod
     def get_remaining_time_in_millis() -> int:
         return 10_000
+
+
+class _InboundContext(_Context):
+    function_name = "InboundFunction"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:InboundFunction"
+    log_group_name = "/aws/lambda/InboundFunction"
+
+
+def is_inbound(method: str, target: str) -> bool:
+    """Whether API Gateway routes `method target` to InboundFunction (template.yaml: POST /v1/inbound/...)."""
+    return method == "POST" and urlsplit(target).path.startswith(INBOUND_PREFIX)
 
 
 def request_event(
@@ -94,11 +124,19 @@ def request_event(
 
 class ApiServer:
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, *, max_body: int = 1024 * 1024, principal: str | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        max_body: int = 1024 * 1024,
+        principal: str | None = None,
+        inbound: bool = True,
+        inbound_max_body: int = API_GATEWAY_MAX_BODY,
     ) -> None:
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("the local API binds loopback only")
         self._module = load_api_module()
+        self._inbound_module = load_inbound_module() if inbound else None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -106,8 +144,10 @@ class ApiServer:
                 return
 
             def _serve(self) -> None:
+                inbound_module = server._inbound_module if is_inbound(self.command, self.path) else None
+                to_inbound = inbound_module is not None
                 length = int(self.headers.get("content-length") or 0)
-                if length > max_body:
+                if length > (inbound_max_body if to_inbound else max_body):
                     self._answer(
                         413,
                         {
@@ -121,8 +161,13 @@ class ApiServer:
                     )
                     return
                 body = self.rfile.read(length) if length else b""
-                event = request_event(self.command, self.path, dict(self.headers.items()), body, principal=principal)
-                result = server._module.lambda_handler(event, _Context())
+                headers = dict(self.headers.items())
+                if inbound_module is not None:  # no IAM on these routes: never a principal
+                    event = request_event(self.command, self.path, headers, body)
+                    result = inbound_module.lambda_handler(event, _InboundContext())
+                else:
+                    event = request_event(self.command, self.path, headers, body, principal=principal)
+                    result = server._module.lambda_handler(event, _Context())
                 self.send_response(int(result["statusCode"]))
                 payload = result.get("body") or ""
                 data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
