@@ -28,7 +28,16 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = str(ROOT / "template.yaml")
 SCHEDULE_EVENT = json.loads((ROOT / "events" / "poller-schedule.json").read_text())
-TOKENS = {"hingnet": "demo-hingnet-token", "skyengine": "demo-skyengine-token"}
+TOKENS = {"hingnet": "demo-hingnet-token", "skyengine": "demo-skyengine-token", "replicate": "demo-replicate-token"}
+# A provider that calls back (docs/providers.md, "Callbacks"): the simulated Replicate POSTs its signed webhooks to
+# POST /v1/inbound/replicate (InboundFunction's handler, served on 127.0.0.1); its jobs are polled only as the backstop.
+PUSHING = {
+    "replicate": {
+        "scheme": "standard-webhooks",
+        "secret_value": "whsec_dmlkZW9ob29rLWRlbW8tcmVwbGljYXRlLWtleQ==",  # demo only
+        "backstop_seconds": 300,
+    }
+}
 RUN_EVERY_S = 2.0
 MAX_DEMO_S = 90.0
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
@@ -84,11 +93,26 @@ JOBS: list[tuple[str, str, list[dict[str, Any]], dict[str, Any]]] = [
         ],
         {},
     ),
+    (
+        "replicate",
+        "pushdemo01sunrise",
+        [
+            {"at": 0, "status": "queued"},
+            {"at": 3, "status": "in_progress", "progress": 30},
+            {"at": 9, "status": "completed"},
+        ],
+        {},
+    ),
 ]
 
 
 def main() -> int:
-    print("videohook demo: local AWS (moto) + simulated HingNet/SkyEngine gateways, all on 127.0.0.1\n", flush=True)
+    print(
+        "videohook demo: local AWS (moto) + simulated HingNet/SkyEngine gateways and a Replicate that calls back, "
+        "all on 127.0.0.1\n",
+        flush=True,
+    )
+    from devtools.api_server import ApiServer
     from devtools.local_aws import aws_env, deploy_local, start_moto, subscribe_queue
     from devtools.local_webhooks import deploy_webhooks
     from devtools.sim_provider import SimProvider
@@ -97,12 +121,17 @@ def main() -> int:
     moto = start_moto()
     sim = SimProvider(TOKENS).start()
     receiver = WebhookReceiver().start()
+    inbound: ApiServer | None = None
     try:
         os.environ.update(aws_env(moto.endpoint_url))
         stack = deploy_local(
             moto.endpoint_url,
-            providers={name: (sim.base_url(name), token) for name, token in TOKENS.items()},
+            providers={
+                name: (sim.base_url(name), token, name) if name in PUSHING else (sim.base_url(name), token)
+                for name, token in TOKENS.items()
+            },
             template_path=TEMPLATE,
+            inbound=PUSHING,
         )
         webhooks = deploy_webhooks(moto.endpoint_url, stack.topic_arn, template_path=TEMPLATE)
         overrides = stack.env_overrides()
@@ -112,12 +141,25 @@ def main() -> int:
             POLL_INTERVAL_SECONDS="0",
             ALLOW_LOOPBACK_CALLBACKS="true",
         )
+        # The providers' callbacks: InboundFunction's handler behind POST /v1/inbound/... on 127.0.0.1 (in this
+        # process, with the variables the template declares for it, pointed at this stack)
+        os.environ.update(overrides["Parameters"])
+        os.environ.update(POWERTOOLS_LOG_LEVEL="WARNING", POWERTOOLS_METRICS_DISABLED="true")
+        inbound = ApiServer().start()
         queue = subscribe_queue(moto.endpoint_url, stack.topic_arn, name="demo-events")
         print(f"table {stack.table_name}, topic {stack.topic_arn}, SQS subscriber {queue.rsplit('/', 1)[-1]}")
-        print(f"webhook receiver {receiver.url('/hooks')}, signing secret in {webhooks.secret_arn}\n")
+        print(f"webhook receiver {receiver.url('/hooks')}, signing secret in {webhooks.secret_arn}")
+        print(f"provider callbacks {inbound.url}/v1/inbound/replicate (Standard Webhooks, InboundFunction)\n")
 
         for provider, video_id, timeline, extra in JOBS:
-            sim.add_job(provider, video_id, provider, timeline, clock="seconds")
+            push = None
+            if provider in PUSHING:
+                push = {
+                    "url": f"{inbound.url}/v1/inbound/{provider}",
+                    "scheme": PUSHING[provider]["scheme"],
+                    "secret": PUSHING[provider]["secret_value"],
+                }
+            sim.add_job(provider, video_id, provider, timeline, clock="seconds", push=push)
             callback = {"callback_url": receiver.url(f"/hooks/{video_id}")} if video_id in WEBHOOK_JOBS else {}
             body = {"provider": provider, "video_id": video_id, **extra, **callback}
             status, job = _api(overrides, "POST", "/v1/jobs", body)
@@ -125,6 +167,8 @@ def main() -> int:
         print()
         return _watch(moto.endpoint_url, stack.table_name, queue, overrides, webhooks, receiver)
     finally:
+        if inbound is not None:
+            inbound.stop()
         receiver.stop()
         sim.stop()
         moto.stop()
@@ -168,7 +212,8 @@ def _watch(
             events.append(event)
             data = event["data"]
             link = data.get("video_url") or data.get("content_url") or (data.get("error") or {}).get("code")
-            print(f"   >> EVENT {event['type']:<16} {event['id']}  {data['provider']}/{data['id']}  {link}")
+            name = f"{data['provider']}/{data['id']}"
+            print(f"   >> EVENT {event['type']:<16} {event['id']}  {name}  {link}  (seen by {_seen_by(data)})")
         if not _deliver_webhooks(webhooks, receiver, overrides):
             return 1
         time.sleep(max(0.0, RUN_EVERY_S - (time.monotonic() - began)))
@@ -185,7 +230,15 @@ def _watch(
         print("the replay did not arrive", file=sys.stderr)
         return 1
     print()
-    print(f"All {len(JOBS)} jobs ended with exactly one event each; {len(WEBHOOK_JOBS)} signed webhooks verified.")
+    pushed = [
+        e["data"]
+        for e in events
+        if (e["data"].get("tracking") or {}).get("seen", {}).get(e["data"]["status"]) == "push"
+    ]
+    print(
+        f"All {len(JOBS)} jobs ended with exactly one event each ({len(pushed)} seen by the provider's callback: "
+        f"tracking.seen push, the others by polling); {len(WEBHOOK_JOBS)} signed webhooks verified."
+    )
     print()
     print(NEXT_STEPS)
     return 0
@@ -217,6 +270,11 @@ def _api(overrides: dict[str, Any], method: str, path: str, body: Any = None) ->
     if result.error is not None:
         raise SystemExit(f"ApiFunction failed: {result.error.get('errorMessage')}\n{result.logs}")
     return result.payload["statusCode"], json.loads(result.payload["body"])
+
+
+def _seen_by(data: dict[str, Any]) -> str:
+    """How the job's final status was first seen: "push" (the provider's callback) or "poll" (tracking.seen)."""
+    return str(((data.get("tracking") or {}).get("seen") or {}).get(data.get("status"), "?"))
 
 
 def _progress_line(item: dict[str, Any]) -> str:
