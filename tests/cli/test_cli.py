@@ -555,6 +555,8 @@ SAMPLE_EVENTS = {
     "api-stop-job.json": "ApiFunction",
     "webhook-sqs.json": "WebhookFunction",
     "archive-completed.json": "ArchiveFunction",  # its content_url is not on the local provider: refused, no fetch
+    "inbound-callback.json": "InboundFunction",  # a signed callback (Replicate, Standard Webhooks): refused here
+    "inbound-token-callback.json": "InboundFunction",  # a path-token callback (Luma)
 }
 
 

@@ -18,8 +18,10 @@ from videohook.domain.events import event_id
 from videohook.domain.models import VideoStatus
 
 from devtools.local_aws import receive_all
+from devtools.local_invoke import invoke
 from tests.integration.conftest import (
     INBOUND_SECRETS,
+    ROOT,
     TOKEN_PROVIDERS,
     FalKeys,
     InboundDeployed,
@@ -317,3 +319,19 @@ def test_refused_and_accepted_callbacks_log_no_secret_nor_token(stack, fal_keys)
         assert stack.callback(path, body, headers)[0] == 202
     assert "callback refused" in "\n".join(stack.logs)
     assert_no_secret(stack.logs, tuple(wrong_tokens))
+
+
+@pytest.mark.parametrize("event", ["inbound-callback.json", "inbound-token-callback.json"])
+def test_the_sample_events_reach_inbound_function_and_are_refused_here(stack, event):
+    """events/inbound-*.json (for `sam local invoke InboundFunction -e`): routed, read and verified; their sample
+    key, old timestamp and sample token are not this stack's, so 401 and nothing written."""
+    sample = json.loads((ROOT / "events" / event).read_text())
+    before = jobs_and_kept(stack)
+    result = invoke(
+        "InboundFunction", sample, template_path=str(ROOT / "template.yaml"), env_overrides=stack.env_overrides()
+    )
+    stack.logs.append(result.logs)
+    assert result.error is None, result.logs
+    assert result.payload["statusCode"] == 401, result.payload
+    assert json.loads(result.payload["body"])["error"]["code"] == "bad_signature"
+    assert jobs_and_kept(stack) == before
