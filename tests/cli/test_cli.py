@@ -494,7 +494,7 @@ def test_local_env_names_only_declared_variables_and_points_at_the_local_stack(l
         assert env_vars[function]["EVENTS_TOPIC_ARN"] == state["topic_arn"]
     for function in ("PollerFunction", "PollerWorkerFunction", "ArchiveFunction", "ApiFunction"):
         providers = json.loads(env_vars[function]["PROVIDERS"])
-        assert set(providers) == {"hingnet", "skyengine"}
+        assert set(providers) == {"hingnet", "skyengine", "replicate", "kling"}
         assert all(p["base_url"].startswith(state["sim_url"] + "/") for p in providers.values())
         secrets = aws(local_stack, "secretsmanager")
         for provider in providers.values():  # the tokens are in the local Secrets Manager

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from videohook.domain.dialects import paths
-from videohook.domain.dialects.reader import read
+from videohook.domain.dialects.reader import read, status_of
 from videohook.domain.events import event_message
 from videohook.domain.models import Reading
 from videohook.domain.polling import PollPolicy
@@ -97,7 +97,8 @@ class Inbound:
                 400, _error("The callback holds no status this provider's dialect reads", "unreadable_callback")
             )
         follow_up = provider.dialect.follow_up
-        if follow_up is not None and reading.status is follow_up.when and spec.reads is None:
+        found = status_of(spec.reads or provider.dialect, obj)
+        if follow_up is not None and spec.reads is None and found is not None and found[0] is follow_up.when:
             # The video is in a second read the callback does not carry (MiniMax's file lookup): poll now.
             self._poll_now(provider, str(key))
         else:
