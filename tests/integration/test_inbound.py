@@ -172,11 +172,6 @@ def test_minimax_challenge_is_echoed_and_a_wrong_token_refused(stack, http, fal_
     assert get_job(http, "minimax", video_id)["status"] == "queued"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: services/inbound.py compares reader.read()'s status with follow_up.when, but read() "
-    "without the follow-up answer turns MiniMax's success into in_progress, so the job is not made due",
-)
 def test_minimax_challenge_is_echoed_then_its_success_makes_the_file_lookup_due(stack, http, dialect_sim, fal_keys):
     # Given a tracked MiniMax job whose task the simulated provider reports done
     video_id = track(http, "minimax")

@@ -309,11 +309,6 @@ def test_a_job_tracked_while_its_callback_was_being_kept_gets_it_applied():
     assert publisher.published == [event_id("luma", LUMA_ID, VideoStatus.COMPLETED)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: Inbound.receive compares read()'s status with follow_up.when, but read() without the "
-    "follow-up answer already turned MiniMax's `success` into in_progress, so the job is never made due now",
-)
 def test_minimax_success_makes_the_job_due_now_for_the_file_lookup():
     job = Job(provider="minimax", video_id="115334141465231360", tracked_at=int(NOW) - 60, next_poll_at=NOW + 300)
     store = Store(job)
