@@ -10,7 +10,7 @@ import json
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
 ROUTES = {
@@ -27,10 +27,11 @@ def http_api_event(method: str, path: str, body: Any = None, *, raw_body: str | 
     parts = path.strip("/").split("/")
     params: dict[str, str] | None = None
     if len(parts) in (4, 5) and parts[:2] == ["v1", "jobs"]:
-        params = {"provider": parts[2], "video_id": parts[3]}
+        params = {"provider": unquote(parts[2]), "video_id": unquote(parts[3])}
         action = parts[4] if len(parts) == 5 else "job"
         route_key = ROUTES.get((method, action), "$default")
-        raw_path = f"/v1/jobs/{quote(parts[2], safe='')}/{quote(parts[3], safe='')}" + (
+        # Each segment encoded once, whether the caller encoded it (an id with '/' must be: text2video%2F123) or not.
+        raw_path = f"/v1/jobs/{_segment(parts[2])}/{_segment(parts[3])}" + (
             f"/{parts[4]}" if len(parts) == 5 else ""
         )
     else:
@@ -57,4 +58,8 @@ def http_api_event(method: str, path: str, body: Any = None, *, raw_body: str | 
 
 
 def job_path(provider: str, video_id: str) -> str:
-    return f"/v1/jobs/{provider}/{video_id}"
+    return f"/v1/jobs/{_segment(provider)}/{_segment(video_id)}"
+
+
+def _segment(text: str) -> str:
+    return quote(unquote(text), safe="")
