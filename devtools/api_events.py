@@ -31,9 +31,7 @@ def http_api_event(method: str, path: str, body: Any = None, *, raw_body: str | 
         action = parts[4] if len(parts) == 5 else "job"
         route_key = ROUTES.get((method, action), "$default")
         # Each segment encoded once, whether the caller encoded it (an id with '/' must be: text2video%2F123) or not.
-        raw_path = f"/v1/jobs/{_segment(parts[2])}/{_segment(parts[3])}" + (
-            f"/{parts[4]}" if len(parts) == 5 else ""
-        )
+        raw_path = f"/v1/jobs/{_segment(parts[2])}/{_segment(parts[3])}" + (f"/{parts[4]}" if len(parts) == 5 else "")
     else:
         route_key = ROUTES.get((method, path), "$default")
         raw_path = path
