@@ -47,6 +47,24 @@ def _load_function_module(directory: str) -> ModuleType:
     return module
 
 
+def forget_configuration() -> None:
+    """Make the in-process handlers read this process's environment afresh: the layer builds its settings, use
+    cases and boto3 clients once per process (as once per cold start), so a server started after another stack's
+    (another moto endpoint, table or PROVIDERS) would otherwise talk to that one."""
+    layer = str(ROOT / "layers" / "common")
+    if layer not in sys.path:
+        sys.path.insert(0, layer)
+    from videohook import runtime
+    from videohook.adapters import aws
+    from videohook.config import load_settings
+
+    load_settings.cache_clear()
+    for module in (runtime, aws):
+        for value in vars(module).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+
+
 def load_api_module() -> ModuleType:
     """functions/api/app.py, imported under a unique name (every function's module is called `app`)."""
     return _load_function_module("api")
@@ -199,6 +217,7 @@ class ApiServer:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def start(self) -> ApiServer:
+        forget_configuration()
         self._thread.start()
         return self
 

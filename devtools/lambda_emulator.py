@@ -135,6 +135,9 @@ _port_lock = threading.Lock()
 _recent_ports: collections.deque[int] = collections.deque(maxlen=512)
 
 
+EXIT_GRACE_S = 0.5  # how long an answer may still arrive after the emulator has exited
+
+
 def free_ports(count: int) -> list[int]:
     """Free loopback ports, distinct from each other and from those handed out here lately.
 
@@ -281,7 +284,7 @@ def run(
                 answer: _Answer
                 not_ready = _wait_ready(process, (invoke_port, runtime_port), ready_by)
                 if not_ready is None:
-                    answer = _post(invoke_port, body, deadline)
+                    answer = _post_while_alive(process, invoke_port, body, deadline)
                 elif not_ready == "not-ready" and time.monotonic() >= deadline:
                     answer = "timeout"
                 else:
@@ -317,6 +320,32 @@ def _wait_ready(process: subprocess.Popen[bytes], ports: Sequence[int], until: f
             return "not-ready"
         time.sleep(0.005)
     return None
+
+
+def _post_while_alive(process: subprocess.Popen[bytes], port: int, body: bytes, deadline: float) -> _Answer:
+    """The invoke's answer; "exited" if the emulator ends without one. A port someone else listens on (taken
+    between free_ports and the emulator's bind) looks ready from outside, and the emulator's panic on it would
+    otherwise leave the invoke waiting on that stranger until its deadline."""
+    answers: list[_Answer] = []
+    failures: list[BaseException] = []
+
+    def post() -> None:
+        try:
+            answers.append(_post(port, body, deadline))
+        except BaseException as exc:  # raised again in the invoker's thread
+            failures.append(exc)
+
+    poster = threading.Thread(target=post, daemon=True)
+    poster.start()
+    while poster.is_alive():
+        poster.join(0.05)
+        if poster.is_alive() and process.poll() is not None:
+            poster.join(EXIT_GRACE_S)  # an answer already on its way still counts
+            if not answers and not failures:
+                return "exited"
+    if failures:
+        raise failures[0]
+    return answers[0]
 
 
 def _post(port: int, body: bytes, deadline: float) -> _Answer:
