@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import os
 import sys
 import threading
 import uuid
@@ -49,12 +50,12 @@ def _load_function_module(directory: str) -> ModuleType:
 
 def forget_configuration() -> None:
     """Make the in-process handlers read this process's environment afresh: the layer builds its settings, use
-    cases and boto3 clients once per process (as once per cold start), so a server started after another stack's
-    (another moto endpoint, table or PROVIDERS) would otherwise talk to that one."""
+    cases, boto3 clients and metrics namespace once per process (as once per cold start), so a server started
+    after another stack's (another moto endpoint, table or PROVIDERS) would otherwise talk to that one."""
     layer = str(ROOT / "layers" / "common")
     if layer not in sys.path:
         sys.path.insert(0, layer)
-    from videohook import runtime
+    from videohook import observability, runtime
     from videohook.adapters import aws
     from videohook.config import load_settings
 
@@ -63,6 +64,10 @@ def forget_configuration() -> None:
         for value in vars(module).values():
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()
+    # Powertools reads the metrics namespace once, when the layer is first imported (in Lambda, after the
+    # function's variables are set); here that import may have come before them.
+    provider = observability.metrics.provider
+    provider.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or provider.namespace
 
 
 def load_api_module() -> ModuleType:

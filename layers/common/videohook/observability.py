@@ -9,7 +9,6 @@ a ~5 KB blob every 100 runs. Here, disabled means nothing is added, nothing kept
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,9 +38,6 @@ class _EmfProvider(AmazonCloudWatchEMFProvider):
         if is_metrics_disabled():
             self.clear_metrics()  # Powertools' disabled flush keeps the set (and warns when it is empty)
             return
-        # The namespace as the environment says now: Lambda sets it before the first import, but a process that
-        # hosts several handlers (devtools.api_server) may import this before it has the function's variables.
-        self.namespace = self.namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "")
         super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
 
 
