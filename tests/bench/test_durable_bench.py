@@ -82,8 +82,9 @@ def test_every_execution_ran_through_the_runner_one_get_and_one_invocation_per_a
     for row in (row for row in result["rows"] if row["policy"].startswith("durable")):
         assert row["succeeded"] == 40, row["policy"]
         assert row["attempts_equal_checks"] and row["invocations_equal_checks"], row["policy"]
-        # the runner's own clock moved as the strategy's delays say (its real-time drift is milliseconds)
-        assert row["max_clock_disagreement_s"] < 1, row["policy"]
+        # the runner's own clock moved at least by every delay the strategy chose (no bound on the real time the
+        # checks add: that depends on the machine's load; the benchmark reports it as max_clock_disagreement_s)
+        assert row["min_clock_surplus_s"] >= 0, row["policy"]
         assert row["max_delay_chosen_s"] <= row["settings"]["max_delay_s"]
         # one durable operation per polling attempt, plus the publish step
         assert row["billed_ops_per_job"] == pytest.approx(row["requests_per_job"] + 1, abs=0.01)
