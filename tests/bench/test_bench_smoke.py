@@ -78,8 +78,11 @@ def test_sweep_polls_every_due_job_once_and_counts_its_calls(results):
     for row in sweep["http2"]:
         wanted = "HTTP/2" if ", HTTP/2" in row["transport"] else "HTTP/1.1"
         assert row["protocols_seen"] == {wanted: row["requests"]}, row
-    store = sweep["store_path_moto"]  # moto's own ceiling: its due query plus one write per job, nothing else
+    # the store's part of a sweep alone: its due query, one write per job, a fifth of them recorded and cleared
+    store = sweep["store_path_moto"]
     assert store["jobs"] > 0 and store["ceiling_jobs_per_s"] > 0
+    assert store["saved"] == store["jobs"] and store["cleared"] == -(-store["jobs"] // 5)
+    assert sweep["store_work_ratio_to_ceiling"] > 0 and sweep["ratio_to_store_work"] > 0
     # the due query's time is part of it: never above the write rate (<=: both are rounded, and on a slow
     # machine the query's share can round away)
     assert store["ceiling_jobs_per_s"] <= store["saves_per_s"]
