@@ -210,6 +210,7 @@ CALLERS = {
     "services/archive": ["ArchiveFunction"],
     "services/webhook_delivery": ["WebhookFunction"],
     "services/inbound": ["InboundFunction"],
+    "services/pushed": ["ApiFunction", "InboundFunction"],  # a pushed reading recorded: inbound, and tracking
 }
 # How the use cases name the adapters they are given (self._store, store, self._coordination, self._jobs ...).
 ADAPTER_RECEIVER = re.compile(r"_?(\w+_)?(store|coordination|jobs|deliveries)$")

@@ -19,9 +19,9 @@ from videohook.domain.dialects.reader import read, status_of
 from videohook.domain.events import event_message
 from videohook.domain.models import Reading
 from videohook.domain.polling import PollPolicy
-from videohook.domain.push import apply_push
 from videohook.observability import logger
 from videohook.ports import OutgoingEvent
+from videohook.services.pushed import record_pushed
 
 if TYPE_CHECKING:
     from videohook.config import ProviderSettings, Settings
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 MAX_BODY_BYTES = 1024 * 1024
 PUBLISH_LEASE_S = 30.0  # the poller leaves a just-pushed event alone this long (it is being published)
-SAVE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -132,32 +131,28 @@ class Inbound:
         return self._store.get(provider.name, video_id) if video_id is not None else None
 
     def apply(self, provider: ProviderSettings, job: Job, reading: Reading) -> Job:
-        """Record one pushed reading on `job` (conditional write, retried on a concurrent poll's write) and
-        publish the event it decides, if any. Also used by tracking for a callback that came before it."""
+        """Record one pushed reading on `job` (services/pushed.py, as tracking does for a callback that came
+        before the job) and publish the event it decides, if any."""
         assert provider.inbound is not None
-        for _ in range(SAVE_ATTEMPTS):
-            now = self._clock()
-            decision = apply_push(job, reading, now=now, policy=self._policy, backstop_s=provider.inbound.backstop_s)
-            if not decision.changed and decision.event is None:
-                return job  # a duplicate, late or out-of-order callback: nothing to write
-            updated = decision.job
-            if decision.event is not None:
-                updated = updated.with_changes(next_poll_at=now + PUBLISH_LEASE_S)
-            saved = self._store.save(updated, now=now)
-            if saved is not None:
-                if decision.event is not None:
-                    self._publish(saved)
-                self._count(provider.name, "transition")
-                return saved
-            fresh = self._store.get(job.provider, job.video_id)  # a poll wrote first: decide again on its state
-            if fresh is None:
-                return job
-            job = fresh
-        logger.warning(
-            "callback not recorded after repeated conflicts; the backstop poll will see it",
-            extra={"provider": provider.name, "video_id": job.video_id},
+        pushed = record_pushed(
+            self._store,
+            job,
+            reading,
+            clock=self._clock,
+            policy=self._policy,
+            backstop_s=provider.inbound.backstop_s,
+            event_lease_s=PUBLISH_LEASE_S,
         )
-        return job
+        if pushed.gave_up:
+            logger.warning(
+                "callback not recorded after repeated conflicts; the backstop poll will see it",
+                extra={"provider": provider.name, "video_id": job.video_id},
+            )
+        if pushed.recorded:
+            if pushed.event_to_publish:
+                self._publish(pushed.job)
+            self._count(provider.name, "transition")
+        return pushed.job
 
     def _publish(self, job: Job) -> None:
         assert job.pending_event is not None

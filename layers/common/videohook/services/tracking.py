@@ -17,10 +17,10 @@ from typing import Any
 from videohook.config import Settings
 from videohook.domain.models import Job
 from videohook.domain.polling import PollPolicy
-from videohook.domain.push import apply_push
 from videohook.domain.schedule import first_poll_delay
 from videohook.domain.validation import check_provider, check_video_id, parse_track_request
 from videohook.ports import EarlyCallbacks, JobStore
+from videohook.services.pushed import record_pushed
 
 LOCAL_PRINCIPAL = "local"  # the caller where there is no authorizer (local runs, the CLI's local stack)
 _ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>[0-9]{12}):assumed-role/(?P<role>[^/]+)/.+$")
@@ -143,21 +143,23 @@ class Tracking:
         return key
 
     def _apply_early(self, job: Job, key: str) -> Job:
-        """Callbacks that came before the job was tracked, applied now. A terminal one leaves its event
-        pending and due at once: the next poller run publishes it (the API publishes nothing itself)."""
+        """Callbacks that came before the job was tracked, applied now, each as inbound applies a callback
+        (services/pushed.py). A terminal one leaves its event pending and due at once: the next poller run
+        publishes it (the API publishes nothing itself)."""
         assert self._early_store is not None
         provider = self._settings.providers[job.provider]
         assert provider.inbound is not None
         policy = PollPolicy(base_s=self._settings.poll_interval_s, max_age_s=self._settings.max_job_age_s)
         for reading in self._early_store.take(job.provider, key):
-            now = self._clock()
-            decision = apply_push(job, reading, now=now, policy=policy, backstop_s=provider.inbound.backstop_s)
-            if not decision.changed and decision.event is None:
-                continue
-            updated = decision.job if decision.event is None else decision.job.with_changes(next_poll_at=now)
-            saved = self._store.save(updated, now=now)
-            if saved is not None:
-                job = saved
+            job = record_pushed(
+                self._store,
+                job,
+                reading,
+                clock=self._clock,
+                policy=policy,
+                backstop_s=provider.inbound.backstop_s,
+                event_lease_s=0.0,
+            ).job
         return job
 
     def get(self, provider: str, video_id: str, caller: Caller) -> Job:
