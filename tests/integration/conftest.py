@@ -390,21 +390,84 @@ class InboundDeployed(Deployed):
         return dict(json.loads(result.payload["body"]))
 
 
+def deploy_inbound(moto_endpoint: str, dialect_sim: SimProvider, fal: FalKeys, **overrides: Any) -> InboundDeployed:
+    """An isolated stack (own table, topic, secrets) of every dialect provider, pointing at `dialect_sim`, those
+    that call back configured to (their secrets stored), `overrides` on each (e.g. backstop_seconds=0)."""
+    stack = deploy_local(
+        moto_endpoint,
+        providers={name: (dialect_sim.base_url(name), token, name) for name, token in DIALECT_TOKENS.items()},
+        template_path=str(ROOT / "template.yaml"),
+        suffix=uuid.uuid4().hex[:8],
+        inbound=inbound_settings(fal, **overrides),
+    )
+    return InboundDeployed(stack, moto_endpoint, {"POLL_INTERVAL_SECONDS": "0", "ALLOW_LOOPBACK_CALLBACKS": "true"})
+
+
 @pytest.fixture
 def inbound_deployed(
     aws: dict[str, str], moto_endpoint: str, dialect_sim: SimProvider, fal_keys: FalKeys
 ) -> Callable[..., InboundDeployed]:
-    """`inbound_deployed(**inbound_overrides)`: an isolated stack of every dialect provider (as
-    dialect_deployed), those that call back configured to (their secrets stored), e.g. backstop_seconds=0."""
+    """`inbound_deployed(**inbound_overrides)`: a fresh stack of its own for the test (deploy_inbound)."""
 
     def deploy(**overrides: Any) -> InboundDeployed:
-        stack = deploy_local(
-            moto_endpoint,
-            providers={name: (dialect_sim.base_url(name), token, name) for name, token in DIALECT_TOKENS.items()},
-            template_path=str(ROOT / "template.yaml"),
-            suffix=uuid.uuid4().hex[:8],
-            inbound=inbound_settings(fal_keys, **overrides),
-        )
-        return InboundDeployed(stack, moto_endpoint, {"POLL_INTERVAL_SECONDS": "0", "ALLOW_LOOPBACK_CALLBACKS": "true"})
+        return deploy_inbound(moto_endpoint, dialect_sim, fal_keys, **overrides)
 
     return deploy
+
+
+@pytest.fixture(scope="module")
+def module_aws(moto_endpoint: str) -> Iterator[dict[str, str]]:
+    """The `aws` fixture's environment (boto3 pointed at moto), for a whole module: for the module-scoped stacks
+    of test modules whose tests share one (each test with its own job ids and queues)."""
+    env = aws_env(moto_endpoint)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        yield env
+
+
+# -- what the callback tests share ------------------------------------------------------------------------------
+
+
+def key_of(video_id: str) -> str:
+    """The id the provider's callback names the job by (the end of Kling's, Gemini's and fal's ids)."""
+    return video_id.rsplit("/", 1)[-1]
+
+
+def callback_body(name: str, example: str, video_id: str) -> bytes:
+    """The provider's documented `example` callback for the job `video_id`, as the bytes it sends."""
+    return json.dumps(callback_example(name, example, key_of(video_id)), separators=(",", ":")).encode()
+
+
+def near_miss(token: str) -> str:
+    """The token with its last character changed: as long as the right one, wrong by one character."""
+    return token[:-1] + ("0" if token[-1] != "0" else "1")
+
+
+def table_snapshot(stack: Deployed) -> list[dict[str, Any]]:
+    """Every item of the stack's table (jobs and kept callbacks), in key order: equal before and after means
+    nothing was written."""
+    return sorted(stack.items(), key=lambda item: str(item["pk"]))
+
+
+def reset_table(stack: Deployed) -> None:
+    """Delete every item of the stack's table: the table as deploy_local left it, for a test sharing a stack
+    whose poller run must see only its own jobs."""
+    table = boto3.resource("dynamodb", endpoint_url=stack.endpoint).Table(stack.stack.table_name)
+    scan: dict[str, Any] = {"ConsistentRead": True, "ProjectionExpression": "pk"}
+    while True:
+        page = table.scan(**scan)
+        with table.batch_writer() as batch:
+            for item in page["Items"]:
+                batch.delete_item(Key={"pk": item["pk"]})
+        if "LastEvaluatedKey" not in page:
+            break
+        scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    assert stack.items() == []
+
+
+def published(stack: Deployed, queue: str, *, expect: int | None = None) -> list[dict[str, Any]]:
+    """What reached the subscribed queue. The functions publish before they answer, and moto delivers SNS to
+    SQS within the publish call: once the request (or invoke) has answered, whatever it published is in the
+    queue, so "nothing" needs no waiting; `expect` messages are waited for, up to 2 s."""
+    return receive_all(stack.endpoint, queue, wait_s=2.0 if expect else 0, expect=expect)

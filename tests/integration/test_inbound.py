@@ -20,8 +20,8 @@ from videohook.domain.events import event_id
 from videohook.domain.models import VideoStatus
 
 from devtools.api_server import ApiServer
-from devtools.local_aws import receive_all
 from devtools.local_invoke import apply_env_overrides, function_spec, load_template
+from devtools.sim_provider import SimProvider
 from tests.integration.conftest import (
     INBOUND_SCHEMES,
     INBOUND_SECRETS,
@@ -29,9 +29,16 @@ from tests.integration.conftest import (
     TOKEN_PROVIDERS,
     FalKeys,
     InboundDeployed,
+    callback_body,
     callback_example,
+    deploy_inbound,
+    key_of,
+    near_miss,
     new_dialect_id,
+    published,
+    reset_table,
     signed_callback,
+    table_snapshot,
 )
 
 SIGNED = ("replicate", "gemini", "openrouter", "fal")
@@ -53,31 +60,37 @@ def _clear_caches() -> None:
             value.cache_clear()
 
 
-@pytest.fixture
-def stack(inbound_deployed) -> InboundDeployed:
-    return inbound_deployed()
-
-
-@pytest.fixture
-def http(stack: InboundDeployed, monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
-    """ApiFunction's and InboundFunction's handlers in this process, configured for `stack` (their variables from
-    template.yaml, the stack's applied), over HTTP."""
+@pytest.fixture(scope="module")
+def served(
+    module_aws: dict[str, str], moto_endpoint: str, dialect_sim: SimProvider, fal_keys: FalKeys
+) -> Iterator[tuple[InboundDeployed, httpx.Client]]:
+    """One stack for the module, and ApiFunction's and InboundFunction's handlers in this process configured for
+    it (their variables from template.yaml, the stack's applied), over HTTP. The tests share them: each tracks
+    its own job ids and subscribes its own queue, and compares the table only before and after its own
+    requests; the one whose poller run must see only its own job empties the table first."""
+    stack = deploy_inbound(moto_endpoint, dialect_sim, fal_keys)
     template = load_template(ROOT / "template.yaml")
-    for function in ("ApiFunction", "InboundFunction"):
-        for name, value in apply_env_overrides(function_spec(template, function), stack.env_overrides()).items():
-            if not name.startswith("AWS_"):  # the `aws` fixture's: moto, never AWS
-                monkeypatch.setenv(name, value)
-    _clear_caches()
-    try:
-        with ApiServer() as server, httpx.Client(base_url=server.url, timeout=30) as client:
-            yield client
-    finally:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for function in ("ApiFunction", "InboundFunction"):
+            for name, value in apply_env_overrides(function_spec(template, function), stack.env_overrides()).items():
+                if not name.startswith("AWS_"):  # module_aws's: moto, never AWS
+                    monkeypatch.setenv(name, value)
         _clear_caches()
+        try:
+            with ApiServer() as server, httpx.Client(base_url=server.url, timeout=30) as client:
+                yield stack, client
+        finally:
+            _clear_caches()
 
 
-def key_of(name: str, video_id: str) -> str:
-    """The id the provider's callback names the job by (the end of Kling's, Gemini's and fal's ids)."""
-    return video_id.rsplit("/", 1)[-1]
+@pytest.fixture
+def stack(served: tuple[InboundDeployed, httpx.Client]) -> InboundDeployed:
+    return served[0]
+
+
+@pytest.fixture
+def http(served: tuple[InboundDeployed, httpx.Client]) -> httpx.Client:
+    return served[1]
 
 
 def track(http: httpx.Client, name: str) -> str:
@@ -93,21 +106,14 @@ def get_job(http: httpx.Client, name: str, video_id: str) -> dict[str, Any]:
     return answer.json()
 
 
-def body_of(name: str, example: str, video_id: str) -> bytes:
-    return json.dumps(callback_example(name, example, key_of(name, video_id)), separators=(",", ":")).encode()
-
-
 def post(http: httpx.Client, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
     return http.post(path, content=body, headers=headers)
 
 
 def nothing_published(stack: InboundDeployed, queue: str) -> bool:
-    """The queue subscribed to the topic holds nothing (moto delivers SNS to SQS within the publish call)."""
-    return receive_all(stack.endpoint, queue, wait_s=0.5) == []
-
-
-def snapshot(stack: InboundDeployed) -> list[dict[str, Any]]:
-    return sorted(stack.items(), key=lambda item: str(item["pk"]))
+    """The queue subscribed to the topic holds nothing (the handler publishes before it answers, and moto
+    delivers SNS to SQS within the publish call: what an answered request published is there already)."""
+    return published(stack, queue) == []
 
 
 # -- accepted --------------------------------------------------------------------------------------------------
@@ -121,7 +127,7 @@ def test_a_signed_callback_of_each_scheme_is_recorded_and_announced_once(stack, 
     queue = stack.queue(f"in-{name}-" + uuid.uuid4().hex[:6])
 
     # When the provider's documented callback for that job comes, signed as the provider signs
-    body = body_of(name, example, video_id)
+    body = callback_body(name, example, video_id)
     path, headers = signed_callback(name, body, fal=fal_keys)
     answer = post(http, path, body, headers)
 
@@ -148,7 +154,7 @@ def test_a_signed_callback_of_each_scheme_is_recorded_and_announced_once(stack, 
 def test_a_progress_callback_is_recorded_without_an_event(stack, http, fal_keys):
     video_id = track(http, "luma")
     queue = stack.queue("in-progress-" + uuid.uuid4().hex[:6])
-    body = body_of("luma", "in_progress", video_id)
+    body = callback_body("luma", "in_progress", video_id)
     path, headers = signed_callback("luma", body, fal=fal_keys)
     assert post(http, path, body, headers).status_code == 202
     job = get_job(http, "luma", video_id)
@@ -161,30 +167,32 @@ def test_a_progress_callback_is_recorded_without_an_event(stack, http, fal_keys)
 def test_minimax_challenge_is_echoed_and_a_wrong_token_refused(stack, http, fal_keys):
     video_id = track(http, "minimax")
     path, headers = signed_callback("minimax", b"", fal=fal_keys)
-    before = snapshot(stack)
+    before = table_snapshot(stack)
     challenge = {"challenge": "c-" + uuid.uuid4().hex}
     answer = post(http, path, json.dumps(challenge).encode(), headers)
     assert (answer.status_code, answer.json()) == (200, challenge)
     wrong_path = path.rsplit("/", 1)[0] + "/" + near_miss(INBOUND_SECRETS["minimax"])
     wrong = post(http, wrong_path, json.dumps(challenge).encode(), headers)
     assert wrong.status_code == 401 and "challenge" not in wrong.json()
-    assert snapshot(stack) == before
+    assert table_snapshot(stack) == before
     assert get_job(http, "minimax", video_id)["status"] == "queued"
 
 
 def test_minimax_challenge_is_echoed_then_its_success_makes_the_file_lookup_due(stack, http, dialect_sim, fal_keys):
-    # Given a tracked MiniMax job whose task the simulated provider reports done
+    # Given a tracked MiniMax job whose task the simulated provider reports done, alone in the table (the poller
+    # run below polls every due job; the other tests' jobs are not this one's to poll)
+    reset_table(stack)
     video_id = track(http, "minimax")
     dialect_sim.add_job("minimax", video_id, "minimax", [{"status": "completed"}])
     queue = stack.queue("in-minimax-" + uuid.uuid4().hex[:6])
     path, headers = signed_callback("minimax", b"", fal=fal_keys)
-    before = snapshot(stack)
+    before = table_snapshot(stack)
 
     # When MiniMax sends its handshake: the challenge is echoed, 200, and nothing is written
     challenge = {"challenge": "c-" + uuid.uuid4().hex}
     answer = post(http, path, json.dumps(challenge).encode(), headers)
     assert (answer.status_code, answer.json()) == (200, challenge)
-    assert snapshot(stack) == before
+    assert table_snapshot(stack) == before
     # and a handshake on a wrong token is refused, not echoed
     wrong_path = path.rsplit("/", 1)[0] + "/" + near_miss(INBOUND_SECRETS["minimax"])
     wrong = post(http, wrong_path, json.dumps(challenge).encode(), headers)
@@ -192,7 +200,7 @@ def test_minimax_challenge_is_echoed_then_its_success_makes_the_file_lookup_due(
 
     # When its processing callback comes, then its success (which carries no link, only a file_id)
     for example in ("in_progress", "completed"):
-        assert post(http, path, body_of("minimax", example, video_id), headers).status_code == 202
+        assert post(http, path, callback_body("minimax", example, video_id), headers).status_code == 202
 
     # Then the job runs, seen by push, and is due at once for the file lookup; no event yet
     job = get_job(http, "minimax", video_id)
@@ -211,10 +219,11 @@ def test_minimax_challenge_is_echoed_then_its_success_makes_the_file_lookup_due(
 
 
 def test_fal_keys_are_fetched_through_the_guard_once_and_cached(stack, http, fal_keys):
+    _clear_caches()  # a cold start of the served functions: no key set cached yet (earlier tests here fetched it)
     fetched = fal_keys.fetches
     for _ in range(2):
         video_id = track(http, "fal")
-        body = body_of("fal", "completed", video_id)
+        body = callback_body("fal", "completed", video_id)
         path, headers = signed_callback("fal", body, fal=fal_keys)
         assert post(http, path, body, headers).status_code == 202
     assert fal_keys.fetches == fetched + 1
@@ -223,7 +232,7 @@ def test_fal_keys_are_fetched_through_the_guard_once_and_cached(stack, http, fal
 def test_a_callback_for_a_job_not_tracked_is_kept_not_announced(stack, http, fal_keys):
     video_id = new_dialect_id("replicate")
     queue = stack.queue("in-early-" + uuid.uuid4().hex[:6])
-    body = body_of("replicate", "completed", video_id)
+    body = callback_body("replicate", "completed", video_id)
     path, headers = signed_callback("replicate", body, fal=fal_keys)
     assert post(http, path, body, headers).status_code == 202
     kept = [item for item in stack.items() if item["pk"] == f"_early#replicate#{video_id}"]
@@ -239,11 +248,6 @@ def _forged(name: str, body: bytes, fal: FalKeys) -> tuple[str, bytes, dict[str,
     if name in TOKEN_PROVIDERS:
         return path.rsplit("/", 1)[0] + "/" + near_miss(INBOUND_SECRETS[name]), body, headers
     return path, body.replace(b'"succeeded"', b'"failed"').replace(b'"OK"', b'"ERROR"') + b" ", headers
-
-
-def near_miss(token: str) -> str:
-    """The token with its last character changed: as long as the right one, wrong by one character."""
-    return token[:-1] + ("0" if token[-1] != "0" else "1")
 
 
 def _wrong_key(name: str, body: bytes, fal: FalKeys) -> tuple[str, bytes, dict[str, str]]:
@@ -304,9 +308,9 @@ def test_a_callback_that_does_not_verify_is_refused_and_nothing_is_written(stack
     # Given a tracked job, a subscriber, and everything in the table as it is
     video_id = track(http, name)
     queue = stack.queue(f"in-refused-{name}-" + uuid.uuid4().hex[:6])
-    body = body_of(name, "completed", video_id)
+    body = callback_body(name, "completed", video_id)
     path, sent, headers = REFUSALS[case](name, body, fal_keys)
-    before = snapshot(stack)
+    before = table_snapshot(stack)
 
     # When the bad callback comes
     answer = post(http, path, sent, headers)
@@ -315,7 +319,7 @@ def test_a_callback_that_does_not_verify_is_refused_and_nothing_is_written(stack
     expected = 400 if (case == "truncated" and name in TOKEN_PROVIDERS) else 401
     assert answer.status_code == expected, answer.text
     assert answer.json()["error"]["code"] == ("invalid_json" if expected == 400 else "bad_signature")
-    assert snapshot(stack) == before
+    assert table_snapshot(stack) == before
     assert nothing_published(stack, queue)
     assert get_job(http, name, video_id)["status"] == "queued"
 
@@ -329,23 +333,23 @@ def test_a_callback_that_does_not_verify_is_refused_and_nothing_is_written(stack
 def test_a_body_over_one_mib_is_refused_413_signed_or_not(stack, http, fal_keys, name, signed):
     video_id = track(http, name)
     queue = stack.queue(f"in-large-{name}-" + uuid.uuid4().hex[:6])
-    document = callback_example(name, "completed", key_of(name, video_id))
+    document = callback_example(name, "completed", key_of(video_id))
     document["padding"] = "x" * MIB
     body = json.dumps(document).encode()
     path, headers = signed_callback(name, body, fal=fal_keys)
     if not signed:
         path, headers = f"/v1/inbound/{name}", {"content-type": "application/json"}
-    before = snapshot(stack)
+    before = table_snapshot(stack)
     answer = post(http, path, body, headers)
     assert answer.status_code == 413, answer.text
     assert answer.json()["error"]["code"] == "body_too_large"
-    assert snapshot(stack) == before
+    assert table_snapshot(stack) == before
     assert nothing_published(stack, queue)
 
 
 def test_exactly_one_mib_is_still_read(stack, http, fal_keys):
     video_id = track(http, "luma")
-    document = callback_example("luma", "completed", key_of("luma", video_id))
+    document = callback_example("luma", "completed", key_of(video_id))
     document["padding"] = ""
     size = len(json.dumps(document).encode())
     document["padding"] = "x" * (MIB - size)
@@ -358,12 +362,12 @@ def test_exactly_one_mib_is_still_read(stack, http, fal_keys):
 
 @pytest.mark.parametrize("name", ["runway", "dashscope", "nowhere"])
 def test_a_provider_without_callbacks_answers_404_and_writes_nothing(stack, http, name):
-    before = snapshot(stack)
+    before = table_snapshot(stack)
     for path in (f"/v1/inbound/{name}", f"/v1/inbound/{name}/some-token"):
         answer = http.post(path, content=b'{"id": "x", "status": "SUCCEEDED"}')
         assert answer.status_code == 404, answer.text
         assert answer.json()["error"]["code"] == "unknown_inbound"
-    assert snapshot(stack) == before
+    assert table_snapshot(stack) == before
 
 
 @pytest.mark.parametrize(
@@ -378,11 +382,11 @@ def test_a_verified_body_the_dialect_cannot_read_is_400_and_writes_nothing(stack
     video_id = track(http, "luma")
     text = json.dumps(document).replace("{key}", video_id).encode()
     path, headers = signed_callback("luma", text, fal=fal_keys)
-    before = snapshot(stack)
+    before = table_snapshot(stack)
     answer = post(http, path, text, headers)
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["code"] == code
-    assert snapshot(stack) == before
+    assert table_snapshot(stack) == before
 
 
 def test_no_secret_or_token_in_the_served_functions_output(stack, http, fal_keys, capfd):
@@ -398,7 +402,8 @@ def test_no_secret_or_token_in_the_served_functions_output(stack, http, fal_keys
     try:
         for name in PUSHING:
             video_id = track(http, name)
-            body = body_of(name, "in_progress" if name in ("replicate", *TOKEN_PROVIDERS) else "completed", video_id)
+            example = "in_progress" if name in ("replicate", *TOKEN_PROVIDERS) else "completed"
+            body = callback_body(name, example, video_id)
             for case in ("forged", "wrong_key", "replayed", "truncated", "unsigned"):
                 if case == "replayed" and name in TOKEN_PROVIDERS:
                     continue  # nothing signed, no timestamp to replay
