@@ -17,30 +17,52 @@ import pytest
 from videohook.domain.events import event_id
 from videohook.domain.models import VideoStatus
 
-from devtools.local_aws import receive_all
 from devtools.local_invoke import invoke
+from devtools.sim_provider import SimProvider
 from tests.integration.conftest import (
     INBOUND_SECRETS,
     ROOT,
     TOKEN_PROVIDERS,
     FalKeys,
     InboundDeployed,
+    callback_body,
     callback_example,
+    deploy_inbound,
     new_dialect_id,
+    published,
+    reset_table,
     signed_callback,
+    table_snapshot,
 )
 
 END = {"completed": VideoStatus.COMPLETED, "failed": VideoStatus.FAILED}
 
 
+@pytest.fixture(scope="module")
+def shared_stack(
+    module_aws: dict[str, str], moto_endpoint: str, dialect_sim: SimProvider, fal_keys: FalKeys
+) -> InboundDeployed:
+    """The module's stack of the default settings (backstop_seconds=0), deployed once."""
+    return deploy_inbound(moto_endpoint, dialect_sim, fal_keys, backstop_seconds=0)
+
+
 @pytest.fixture
-def stacks(inbound_deployed) -> Iterator[Callable[..., InboundDeployed]]:
+def stacks(
+    shared_stack: InboundDeployed, moto_endpoint: str, dialect_sim: SimProvider, fal_keys: FalKeys
+) -> Iterator[Callable[..., InboundDeployed]]:
     """`stacks(**inbound settings)` (default backstop_seconds=0: every job due at every run, as the other
-    end-to-end tests have it); afterwards, no line any function wrote holds a secret or a path token."""
+    end-to-end tests have it); afterwards, no line any function wrote holds a secret or a path token.
+
+    The default settings' stack is the module's, its table emptied for the test (a poller run polls every due
+    job: it sees only the test's own), with the test's own log; other settings get a stack of their own."""
     made: list[InboundDeployed] = []
 
     def make(**overrides: Any) -> InboundDeployed:
-        made.append(inbound_deployed(**{"backstop_seconds": 0, **overrides}))
+        if overrides and overrides != {"backstop_seconds": 0}:
+            made.append(deploy_inbound(moto_endpoint, dialect_sim, fal_keys, **{"backstop_seconds": 0, **overrides}))
+        else:
+            reset_table(shared_stack)
+            made.append(InboundDeployed(shared_stack.stack, shared_stack.endpoint, dict(shared_stack.variables)))
         return made[-1]
 
     yield make
@@ -74,19 +96,9 @@ def get(stack: InboundDeployed, name: str, video_id: str) -> dict[str, Any]:
 
 def push(stack: InboundDeployed, fal: FalKeys, name: str, example: str, video_id: str) -> tuple[int, dict[str, Any]]:
     """The provider's documented `example` callback for the job, signed now, through InboundFunction."""
-    key = video_id.rsplit("/", 1)[-1]  # Kling's, Gemini's, fal's callbacks name the job by the end of its id
-    body = json.dumps(callback_example(name, example, key), separators=(",", ":")).encode()
+    body = callback_body(name, example, video_id)
     path, headers = signed_callback(name, body, fal=fal)
     return stack.callback(path, body, headers)
-
-
-def events(stack: InboundDeployed, queue: str, *, expect: int | None = None) -> list[dict[str, Any]]:
-    """What reached the subscribed queue (moto delivers SNS to SQS within the publish call)."""
-    return receive_all(stack.endpoint, queue, wait_s=2.0 if expect else 0.5, expect=expect)
-
-
-def jobs_and_kept(stack: InboundDeployed) -> list[dict[str, Any]]:
-    return sorted(stack.items(), key=lambda item: str(item["pk"]))
 
 
 def new_queue(stack: InboundDeployed, name: str) -> str:
@@ -110,14 +122,14 @@ def test_push_then_poll_one_event_and_the_poll_asks_nothing(stack, dialect_sim, 
 
     # When its completed callback comes, then the poller runs
     assert push(stack, fal_keys, name, "completed", video_id)[0] == 202
-    announced = events(stack, queue, expect=1)
+    announced = published(stack, queue, expect=1)
     report = stack.poll()
 
     # Then the callback's event is the only one; the finished job is not polled
     assert_one_event(announced, name, video_id, VideoStatus.COMPLETED)
     assert report["published"] == 0 and report["polled"] == 0, report
     assert dialect_sim.poll_count(name, video_id) == 0
-    assert events(stack, queue) == []
+    assert published(stack, queue) == []
     job = get(stack, name, video_id)
     assert job["status"] == "completed" and job["tracking"]["seen"] == {"completed": "push"}
 
@@ -133,8 +145,8 @@ def test_poll_then_push_one_event_and_the_late_callback_writes_nothing(stack, di
     queue = new_queue(stack, name)
     report = stack.poll()
     assert report[outcome] == 1, report
-    announced = events(stack, queue, expect=1)
-    before = jobs_and_kept(stack)
+    announced = published(stack, queue, expect=1)
+    before = table_snapshot(stack)
 
     # When the provider's callbacks come after that: the same end, and a completed one after a failed poll
     for example in ("completed", "failed") if name != "replicate" else ("completed",):
@@ -143,8 +155,8 @@ def test_poll_then_push_one_event_and_the_late_callback_writes_nothing(stack, di
 
     # Then the poll's event is the only one, and nothing was written
     assert_one_event(announced, name, video_id, END[outcome])
-    assert events(stack, queue) == []
-    assert jobs_and_kept(stack) == before
+    assert published(stack, queue) == []
+    assert table_snapshot(stack) == before
     job = get(stack, name, video_id)
     assert job["status"] == outcome and job["tracking"]["seen"] == {outcome: "poll"}
 
@@ -162,12 +174,12 @@ def test_progress_pushed_then_the_end_polled(stack, dialect_sim, fal_keys):
 
     # Then the poll saw the end: one event; the job says which status was seen how
     assert report["completed"] == 1 and report["published"] == 1, report
-    assert_one_event(events(stack, queue, expect=1), "luma", video_id, VideoStatus.COMPLETED)
+    assert_one_event(published(stack, queue, expect=1), "luma", video_id, VideoStatus.COMPLETED)
     job = get(stack, "luma", video_id)
     assert job["tracking"]["seen"] == {"in_progress": "push", "completed": "poll"}
     # and the completed callback arriving late changes nothing
     assert push(stack, fal_keys, "luma", "completed", video_id)[0] == 202
-    assert events(stack, queue) == []
+    assert published(stack, queue) == []
 
 
 # -- duplicates and out of order -------------------------------------------------------------------------------
@@ -175,22 +187,21 @@ def test_progress_pushed_then_the_end_polled(stack, dialect_sim, fal_keys):
 def test_duplicate_pushes_one_event(stack, fal_keys, name):
     video_id, _ = track(stack, name)
     queue = new_queue(stack, name)
-    key = video_id.rsplit("/", 1)[-1]
-    body = json.dumps(callback_example(name, "completed", key), separators=(",", ":")).encode()
+    body = callback_body(name, "completed", video_id)
     path, headers = signed_callback(name, body, fal=fal_keys)
 
     # When the same callback comes three times: twice the very same request (a retry), once signed anew
     first = stack.callback(path, body, headers)
-    after_first = jobs_and_kept(stack)
+    after_first = table_snapshot(stack)
     again = stack.callback(path, body, headers)
     path, headers = signed_callback(name, body, fal=fal_keys)
     third = stack.callback(path, body, headers)
 
     # Then each is accepted, but only the first wrote anything, and there is one event
     assert [first[0], again[0], third[0]] == [202, 202, 202]
-    assert jobs_and_kept(stack) == after_first
-    assert_one_event(events(stack, queue, expect=1), name, video_id, VideoStatus.COMPLETED)
-    assert events(stack, queue) == []
+    assert table_snapshot(stack) == after_first
+    assert_one_event(published(stack, queue, expect=1), name, video_id, VideoStatus.COMPLETED)
+    assert published(stack, queue) == []
     assert get(stack, name, video_id)["tracking"]["seen"] == {"completed": "push"}
 
 
@@ -209,11 +220,11 @@ def test_out_of_order_pushes_never_move_a_job_back(stack, fal_keys, name, order,
     for example in order:
         status, answer = push(stack, fal_keys, name, example, video_id)
         assert status == 202, answer
-        snapshots.append(jobs_and_kept(stack))
+        snapshots.append(table_snapshot(stack))
     ended_at = order.index(end)
     assert all(later == snapshots[ended_at] for later in snapshots[ended_at + 1 :])  # nothing written after the end
-    assert_one_event(events(stack, queue, expect=1), name, video_id, END[end])
-    assert events(stack, queue) == []
+    assert_one_event(published(stack, queue, expect=1), name, video_id, END[end])
+    assert published(stack, queue) == []
     job = get(stack, name, video_id)
     assert job["status"] == end and job["tracking"]["active"] is False
     assert job["tracking"]["seen"][end] == "push"
@@ -232,7 +243,7 @@ def test_a_lost_callback_is_caught_by_the_backstop_poll(stack, dialect_sim, fal_
     # Then the polls caught the end: one event, seen by poll
     assert (first["completed"], second["completed"]) == (0, 1), (first, second)
     assert second["seen_by_poll"] == {"fal": 1}, second
-    assert_one_event(events(stack, queue, expect=1), "fal", video_id, VideoStatus.COMPLETED)
+    assert_one_event(published(stack, queue, expect=1), "fal", video_id, VideoStatus.COMPLETED)
     job = get(stack, "fal", video_id)
     assert job["tracking"]["seen"] == {"in_progress": "poll", "completed": "poll"}
 
@@ -265,7 +276,7 @@ def test_a_callback_before_tracking_is_applied_at_tracking_and_published_by_the_
     queue = new_queue(stack, name)
     status, answer = push(stack, fal_keys, name, example, video_id)
     assert status == 202, answer
-    assert events(stack, queue) == []
+    assert published(stack, queue) == []
     assert [item for item in stack.items() if item["pk"].startswith(f"_early#{name}#")]
 
     # When the job is tracked
@@ -275,13 +286,13 @@ def test_a_callback_before_tracking_is_applied_at_tracking_and_published_by_the_
     assert tracked["status"] == example and tracked["tracking"]["active"] is False, tracked
     assert tracked["tracking"]["seen"] == {example: "push"}
     assert not [item for item in stack.items() if item["pk"].startswith(f"_early#{name}#")]
-    assert events(stack, queue) == []  # the API publishes nothing itself
+    assert published(stack, queue) == []  # the API publishes nothing itself
 
     # When the poller runs: it publishes the pending event, once, without polling the provider
     first, second = stack.poll(), stack.poll()
     assert first["published"] == 1 and second["published"] == 0, (first, second)
-    assert_one_event(events(stack, queue, expect=1), name, video_id, END[example])
-    assert events(stack, queue) == []
+    assert_one_event(published(stack, queue, expect=1), name, video_id, END[example])
+    assert published(stack, queue) == []
     assert dialect_sim.poll_count(name, video_id) == 0
 
 
@@ -292,7 +303,7 @@ def test_a_progress_callback_before_tracking_is_applied_without_an_event(stack, 
     _, tracked = track(stack, "kling", video_id)
     assert tracked["status"] == "in_progress" and tracked["tracking"]["active"] is True
     assert tracked["tracking"]["seen"] == {"in_progress": "push"}
-    assert events(stack, queue) == []
+    assert published(stack, queue) == []
 
 
 # -- logs ------------------------------------------------------------------------------------------------------
@@ -326,7 +337,7 @@ def test_the_sample_events_reach_inbound_function_and_are_refused_here(stack, ev
     """events/inbound-*.json (for `sam local invoke InboundFunction -e`): routed, read and verified; their sample
     key, old timestamp and sample token are not this stack's, so 401 and nothing written."""
     sample = json.loads((ROOT / "events" / event).read_text())
-    before = jobs_and_kept(stack)
+    before = table_snapshot(stack)
     result = invoke(
         "InboundFunction", sample, template_path=str(ROOT / "template.yaml"), env_overrides=stack.env_overrides()
     )
@@ -334,4 +345,4 @@ def test_the_sample_events_reach_inbound_function_and_are_refused_here(stack, ev
     assert result.error is None, result.logs
     assert result.payload["statusCode"] == 401, result.payload
     assert json.loads(result.payload["body"])["error"]["code"] == "bad_signature"
-    assert jobs_and_kept(stack) == before
+    assert table_snapshot(stack) == before
