@@ -8,89 +8,19 @@ to InboundFunction, before its first (backstop) poll: its `tracking.seen` says p
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-VIDEOHOOK = Path(sys.executable).with_name("videohook")
-START_TIMEOUT_S = 60
-COMMAND_TIMEOUT_S = 60
+from tests.cli.conftest import LocalStack
 
 
-def interruptible() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-@dataclass
-class Stack:
-    env: dict[str, str]
-    cwd: Path
-    state_file: Path
-    log: Path
-
-    def run(self, *args: str, timeout: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-        assert VIDEOHOOK.is_file(), f"{VIDEOHOOK}: `make setup` installs the videohook command there"
-        return subprocess.run(
-            [str(VIDEOHOOK), *args],
-            env=self.env,
-            cwd=self.cwd,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def json(self, *args: str) -> Any:
-        result = self.run(*args, "--json")
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
-
-    @property
-    def state(self) -> dict[str, Any]:
-        return json.loads(self.state_file.read_text())
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    home = tmp_path_factory.mktemp("cli-inbound")
-    state_file = home / "local-stack.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "PYTHONPATH"}
-    env.update({"VIDEOHOOK_STATE_FILE": str(state_file), "AWS_EC2_METADATA_DISABLED": "true", "PYTHONUNBUFFERED": "1"})
-    log = home / "local-up.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [str(VIDEOHOOK), "local", "up", "--sim-seconds", "3", "--poll-every", "0.5", "--max-seconds", "900"],
-            env=env,
-            cwd=home,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            preexec_fn=interruptible,  # noqa: PLW1509 (a single signal call, before exec)
-        )
-    stack = Stack(env, home, state_file, log)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not state_file.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"local up did not start (exit {process.poll()}): {log.read_text()}")
-            time.sleep(0.1)
-        yield stack
-        down = stack.run("local", "down")
-        assert down.returncode == 0, down.stderr
-        assert process.wait(timeout=30) == 0, log.read_text()
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=30)
+@pytest.fixture
+def stack(local_stack: LocalStack) -> LocalStack:
+    """The module's `videohook local up` (tests/cli/conftest.py)."""
+    return local_stack
 
 
 def test_a_signing_provider_gets_the_plain_inbound_url(stack):
