@@ -5,6 +5,7 @@ asserted, never how long anything took."""
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -130,8 +131,7 @@ def poller(store: Store, coordination: Coordination, **options: Any) -> Poller:
         http_factory=http_session,
         fetch=still_running,
         coordination=coordination,
-        clock=lambda: NOW,
-        **options,
+        **{"clock": lambda: NOW, **options},
     )
 
 
@@ -180,3 +180,36 @@ def test_lease_renewals_are_not_queued_behind_the_sweeps_writes():
     waiting_before_renewal = calls[: calls.index(("renew",))].count(("save waiting",))
     assert waiting_before_renewal == STORE_THREADS
     assert report.polled == STORE_THREADS * 2 and len([c for c in calls if c[0] == "save"]) == STORE_THREADS * 2
+
+
+class SlowReadStore(Store):
+    """A store whose due read takes `read_s` of the (injected) clock: a slow store, or a loaded one."""
+
+    def __init__(self, calls: list[tuple[Any, ...]], jobs: list[Job], clock: list[float], read_s: float) -> None:
+        super().__init__(calls, jobs)
+        self.clock = clock
+        self.read_s = read_s
+
+    def due_jobs(self, now: float, shards: Any = None) -> list[Job]:
+        found = super().due_jobs(now, shards)
+        # A moment of real time first: the run's renewals, started with the read, settle into their wait (its
+        # length taken from the clock before the read's 15 s), as they do when a read is slow for real.
+        time.sleep(0.2)
+        self.clock[0] += self.read_s
+        return found
+
+
+def test_a_read_that_ate_into_the_leases_is_followed_by_a_renewal_before_any_poll():
+    # Given a read under the leases that takes 15 s of a 20 s lease, while a poll may take 10 s: the first
+    # renewal (due 5 s after the claim on the injected clock, 5 s of real time away) has not come yet
+    calls: list[tuple[Any, ...]] = []
+    clock = [NOW]
+    store = SlowReadStore(calls, jobs(8), clock, read_s=15.0)
+    sweeper = poller(store, Coordination(calls), renew_every_s=5.0, lease_s=20.0, clock=lambda: clock[0])
+    # When one run sweeps
+    report = sweeper.run(lambda: 60_000)
+    # Then the leases were renewed right after the read, and only then were the jobs polled: all of them
+    order = [call[0] for call in calls]
+    assert order.index("renew") == order.index("due_jobs") + 1
+    assert order.index("renew") < order.index("save")
+    assert report.polled == 8 and report.skipped == 0

@@ -12,6 +12,7 @@ can take it; a pending event is leased (its `due_at`) only as long as its shard'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -37,11 +38,14 @@ class ShardLeases:
         *,
         clock: Callable[[], float],
         renew_every_s: float,
+        poll_room_s: float = 0.0,
     ) -> None:
+        """`poll_room_s`: how long a shard's lease must still run for a poll to start (the longest poll)."""
         self._store = store
         self._coordination = coordination
         self._clock = clock
         self._renew_every_s = renew_every_s
+        self._poll_room_s = poll_room_s
 
     async def due_jobs(self, run: RunState) -> list[Job]:
         """The due jobs of the shards this run holds the lease of (all due jobs without coordination).
@@ -73,8 +77,27 @@ class ShardLeases:
             return []
         run.held = dict.fromkeys(run.leased_shards, until)
         # Renewed from now on, while the jobs are read too (a long read must not eat the leases' time).
+        run.renew_now, run.renewed = asyncio.Event(), asyncio.Event()
         run.renewing = asyncio.create_task(self.keep(run))
-        return await self._read_due(run, run.leased_shards)
+        jobs = await self._read_due(run, run.leased_shards)
+        await self._room_to_poll(run)
+        return jobs
+
+    async def _room_to_poll(self, run: RunState) -> None:
+        """After a read that ate into the leases (a slow store), renew before the polls start: a poll starts
+        only while its shard's lease outlasts it, and the renewal due during the read may still be on its way.
+        Without that, every poll of the sweep would be skipped (seen on moto, 128 shards, a loaded machine).
+        At most two rounds, each bounded by a lease; if the leases still fall short, the polls skip as before."""
+        assert run.renew_now is not None and run.renewed is not None
+        for _ in range(2):
+            if not run.held or min(run.held.values()) >= self._clock() + self._poll_room_s:
+                return
+            run.renewed.clear()
+            run.renew_now.set()
+            try:
+                await asyncio.wait_for(run.renewed.wait(), timeout=run.lease_s)
+            except TimeoutError:
+                return
 
     async def _read_due(self, run: RunState, shards: Sequence[int] | None) -> list[Job]:
         """The due jobs of `shards`; a shard that cannot be read is left for later, the others go on."""
@@ -94,29 +117,45 @@ class ShardLeases:
         # leases run from the claim, and polls stop starting once a lease may run out before they end.
         renew_at = min(run.held.values(), default=self._clock()) - run.lease_s + self._renew_every_s
         while run.held:
-            await asyncio.sleep(max(0.0, renew_at - self._clock()))
-            renew_at = self._clock() + self._renew_every_s
-            shards = sorted(run.held)
-            until = self._clock() + run.lease_s
-            failed: set[int] = set()
+            await self._until_renewal(run, max(0.0, renew_at - self._clock()))
+            renew_at = self._clock() + self._renew_every_s  # from this round's start: a slow call eats no lease
             try:
-                kept = await call_leases(run, coordination.renew_shards, shards, holder=run.holder, until=until)
-            except ShardsFailed as partial:
-                kept, failed = partial.result, set(partial.failed)
-            except Exception:
-                run.report.errors += 1
-                logger.exception("cannot renew due-shard leases; polls stop before they run out")
-                continue
-            run.report.lease_renewals += 1
-            for shard in shards:
-                if shard in kept:
-                    run.held[shard] = until
-                elif shard not in failed:  # another run holds it now
-                    del run.held[shard]
-                    run.report.leases_lost += 1
-                    logger.warning(
-                        "due-shard lease lost to another run; its jobs are left to it", extra={"shard": shard}
-                    )
+                await self._renew(run, coordination)
+            finally:
+                if run.renewed is not None:
+                    run.renewed.set()
+
+    @staticmethod
+    async def _until_renewal(run: RunState, delay: float) -> None:
+        """Wait `delay`, or less when someone asks for the renewals now (`run.renew_now`)."""
+        if run.renew_now is None:
+            await asyncio.sleep(delay)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(run.renew_now.wait(), timeout=delay)
+        run.renew_now.clear()
+
+    async def _renew(self, run: RunState, coordination: RunCoordination) -> None:
+        """One round: every lease this sweep holds, renewed; `held` updated with what came of it."""
+        shards = sorted(run.held)
+        until = self._clock() + run.lease_s
+        failed: set[int] = set()
+        try:
+            kept = await call_leases(run, coordination.renew_shards, shards, holder=run.holder, until=until)
+        except ShardsFailed as partial:
+            kept, failed = partial.result, set(partial.failed)
+        except Exception:
+            run.report.errors += 1
+            logger.exception("cannot renew due-shard leases; polls stop before they run out")
+            return
+        run.report.lease_renewals += 1
+        for shard in shards:
+            if shard in kept:
+                run.held[shard] = until
+            elif shard not in failed:  # another run holds it now
+                del run.held[shard]
+                run.report.leases_lost += 1
+                logger.warning("due-shard lease lost to another run; its jobs are left to it", extra={"shard": shard})
 
     def lease_end(self, run: RunState, job: Job) -> float | None:
         """Until when this run may work `job` (None: not at all); without coordination, until past the run."""

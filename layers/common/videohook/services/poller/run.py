@@ -65,7 +65,9 @@ class Poller:
         self._policy = policy or PollPolicy(base_s=settings.poll_interval_s, max_age_s=settings.max_job_age_s)
         longest_poll = max((p.timeout_seconds for p in settings.providers.values()), default=0.0)
         self._lease_s = max(lease_s, longest_poll + 2 * renew_every_s)
-        self._leases = ShardLeases(store, coordination, clock=clock, renew_every_s=renew_every_s)
+        self._leases = ShardLeases(
+            store, coordination, clock=clock, renew_every_s=renew_every_s, poll_room_s=longest_poll
+        )
         self._pauses = ProviderPauses(coordination, clock=clock)
         self._publishing = Publishing(store, publisher, self._leases, clock=clock)
         one = JobPoll(store, fetch, self._policy, self._leases, self._pauses, self._publishing, clock=clock)
