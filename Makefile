@@ -85,7 +85,7 @@ local: $(VENV)/.installed $(RIE_STAMP)
 	PYTHONPATH=layers/common:cli $(PY) -m videohook_cli local up
 
 test: $(VENV)/.installed $(RIE_STAMP) $(SAM_VENV)/.installed lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 unit: $(VENV)/.installed $(RIE_STAMP)
 	$(PY) -m pytest tests/unit
