@@ -1,12 +1,10 @@
 """Fixtures of the reliability tests (the rig itself is in reliability_harness.py). Every test records what
-it injected and what was delivered in the session's ledger, printed at the end of the run and written as JSON."""
+it injected and what was delivered in the session's ledger (reliability_ledger.py), which tests/conftest.py
+prints at the end of the run and writes as JSON."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,19 +19,6 @@ from devtools.local_webhooks import LocalWebhooks, deploy_webhooks
 from devtools.sim_provider import SimProvider
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not LEDGER.tests and not LEDGER.api_answers:
-        return
-    summary = LEDGER.summary()
-    target = Path(
-        os.environ.get("VIDEOHOOK_RELIABILITY_JSON") or Path(tempfile.gettempdir(), "videohook-reliability.json")
-    )
-    target.write_text(json.dumps(summary, indent=2) + "\n")
-    terminalreporter.write_sep("-", "videohook reliability figures")
-    terminalreporter.write_line(json.dumps(summary))
-    terminalreporter.write_line(f"written to {target}")
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ import functools
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
+from reliability_ledger import LEDGER
 from videohook.adapters.aws import CLIENT_CONFIG
 from videohook.adapters.coordination import DynamoRunCoordination
 from videohook.adapters.job_store import DynamoJobStore
@@ -31,55 +31,6 @@ from videohook.services.tracking import LOCAL_PRINCIPAL, Caller, Tracking
 
 from devtools.local_aws import receive_all
 from devtools.sim_provider import SimProvider
-
-
-@dataclass
-class Ledger:
-    """What the reliability tests did and saw, summed over the session."""
-
-    upstream_faults: int = 0  # answers from `_fault`/`respond` steps, plus refused connections
-    aws_faults: int = 0  # fault-proxy injections, plus unreachable AWS endpoints
-    faults_seen: int = 0  # upstream faults the runs counted (report.faults), wrong-token 401s included
-    kills: int = 0
-    runs: int = 0
-    invokes: int = 0  # of the runs, those through the real function (local_invoke)
-    jobs: int = 0
-    expected_ids: set[str] = field(default_factory=set)
-    deliveries: Counter[str] = field(default_factory=Counter)
-    ids_per_transition: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-    at_least_once_redeliveries: int = 0  # only from the two windows nothing can close (see reliability.md)
-    tests: int = 0
-    api_answers: Counter[int] = field(default_factory=Counter)  # status codes of the API property tests
-    timings: dict[str, float] = field(default_factory=dict)  # a few measured durations, for the report
-
-    def summary(self) -> dict[str, Any]:
-        delivered = set(self.deliveries)
-        duplicates = sum(count - 1 for count in self.deliveries.values() if count > 1)
-        return {
-            "tests": self.tests,
-            "faults_injected": self.upstream_faults + self.aws_faults + self.kills,
-            "upstream_faults": self.upstream_faults,
-            "aws_faults": self.aws_faults,
-            "upstream_faults_seen_by_runs": self.faults_seen,
-            "kills": self.kills,
-            "runs": self.runs,
-            "runs_through_the_function": self.invokes,
-            "jobs": self.jobs,
-            "events_expected": len(self.expected_ids),
-            "events_delivered": len(delivered & self.expected_ids),
-            "deliveries": sum(self.deliveries.values()),
-            "lost": len(self.expected_ids - delivered),
-            "unexpected": len(delivered - self.expected_ids),
-            "transitions_with_more_than_one_id": sum(len(ids) > 1 for ids in self.ids_per_transition.values()),
-            "duplicate_deliveries": duplicates,
-            "duplicate_deliveries_outside_at_least_once_windows": duplicates - self.at_least_once_redeliveries,
-            "api_requests": sum(self.api_answers.values()),
-            "api_answers": {str(status): count for status, count in sorted(self.api_answers.items())},
-            "timings_s": {name: round(value, 2) for name, value in sorted(self.timings.items())},
-        }
-
-
-LEDGER = Ledger()
 
 
 class Killed(BaseException):
