@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from devtools.processes import interrupt
+
 # The console script `make setup` installs next to the interpreter running the tests (.venv/bin/videohook).
 VIDEOHOOK = Path(sys.executable).with_name("videohook")
 START_TIMEOUT_S = 60
@@ -120,10 +122,4 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
         assert process.wait(timeout=30) == 0, log.read_text()
         assert not state_file.exists()
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        interrupt(process)

@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from docs_markdown import ROOT, Block, documents, read_page
 
+from devtools.processes import interrupt
+
 BIN = Path(sys.executable).parent  # the virtualenv running the tests: .venv/bin after `make setup`
 START_TIMEOUT_S = 90
 BLOCK_TIMEOUT_S = 180
@@ -94,13 +96,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, 
         assert down.returncode == 0, down.stderr
         process.wait(timeout=30)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        interrupt(process)
 
 
 def run_block(block: Block, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
