@@ -77,7 +77,6 @@ class ShardLeases:
             return []
         run.held = dict.fromkeys(run.leased_shards, until)
         # Renewed from now on, while the jobs are read too (a long read must not eat the leases' time).
-        run.renew_now, run.renewed = asyncio.Event(), asyncio.Event()
         run.renewing = asyncio.create_task(self.keep(run))
         jobs = await self._read_due(run, run.leased_shards)
         await self._room_to_poll(run)
@@ -88,7 +87,6 @@ class ShardLeases:
         only while its shard's lease outlasts it, and the renewal due during the read may still be on its way.
         Without that, every poll of the sweep would be skipped (seen on moto, 128 shards, a loaded machine).
         At most two rounds, each bounded by a lease; if the leases still fall short, the polls skip as before."""
-        assert run.renew_now is not None and run.renewed is not None
         for _ in range(2):
             if not run.held or min(run.held.values()) >= self._clock() + self._poll_room_s:
                 return
@@ -117,23 +115,14 @@ class ShardLeases:
         # leases run from the claim, and polls stop starting once a lease may run out before they end.
         renew_at = min(run.held.values(), default=self._clock()) - run.lease_s + self._renew_every_s
         while run.held:
-            await self._until_renewal(run, max(0.0, renew_at - self._clock()))
+            with contextlib.suppress(TimeoutError):  # until the next round is due, or asked for now
+                await asyncio.wait_for(run.renew_now.wait(), timeout=max(0.0, renew_at - self._clock()))
+            run.renew_now.clear()
             renew_at = self._clock() + self._renew_every_s  # from this round's start: a slow call eats no lease
             try:
                 await self._renew(run, coordination)
             finally:
-                if run.renewed is not None:
-                    run.renewed.set()
-
-    @staticmethod
-    async def _until_renewal(run: RunState, delay: float) -> None:
-        """Wait `delay`, or less when someone asks for the renewals now (`run.renew_now`)."""
-        if run.renew_now is None:
-            await asyncio.sleep(delay)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(run.renew_now.wait(), timeout=delay)
-        run.renew_now.clear()
+                run.renewed.set()
 
     async def _renew(self, run: RunState, coordination: RunCoordination) -> None:
         """One round: every lease this sweep holds, renewed; `held` updated with what came of it."""

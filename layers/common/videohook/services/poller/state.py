@@ -43,8 +43,8 @@ class RunState:
     unsure_leases: list[int] = field(default_factory=list)  # claims that failed: released anyway, in case
     held: dict[int, float] = field(default_factory=dict)  # shard -> until when its lease is known to be ours
     renewing: asyncio.Task[None] | None = None  # the sweep's lease renewals (ShardLeases.keep), while it holds any
-    renew_now: asyncio.Event | None = None  # set: the renewals go out at once instead of at their next time
-    renewed: asyncio.Event | None = None  # set after each round of renewals
+    renew_now: asyncio.Event = field(default_factory=asyncio.Event)  # set: renew at once, not at the next time
+    renewed: asyncio.Event = field(default_factory=asyncio.Event)  # set after each round of renewals
 
     def start_sweep(self, now: float) -> None:
         """A new sweep: its own leases and events; the report, the pauses and the logged faults carry on."""
@@ -54,8 +54,8 @@ class RunState:
         self.unsure_leases = []
         self.held = {}
         self.renewing = None
-        self.renew_now = None
-        self.renewed = None
+        self.renew_now = asyncio.Event()
+        self.renewed = asyncio.Event()
         self.to_publish = []
         self.publishing = []
         self.progress = []
