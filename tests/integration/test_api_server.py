@@ -3,24 +3,16 @@
 import httpx
 import pytest
 
-from devtools.api_server import ApiServer
+from devtools.api_server import ApiServer, forget_configuration
 
 
 @pytest.fixture
 def api(deployed, monkeypatch):
     for name, value in deployed.env_overrides()["Parameters"].items():
         monkeypatch.setenv(name, value)
-    from videohook import runtime
-    from videohook.config import load_settings
-
-    load_settings.cache_clear()
-    runtime.job_store.cache_clear()
-    runtime.tracking.cache_clear()
-    with ApiServer() as server:
+    with ApiServer() as server:  # reads the variables afresh (forget_configuration)
         yield server
-    load_settings.cache_clear()
-    runtime.job_store.cache_clear()
-    runtime.tracking.cache_clear()
+    forget_configuration()
 
 
 def test_track_get_delete_over_http(api, deployed):

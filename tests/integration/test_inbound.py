@@ -19,7 +19,7 @@ import pytest
 from videohook.domain.events import event_id
 from videohook.domain.models import VideoStatus
 
-from devtools.api_server import ApiServer
+from devtools.api_server import ApiServer, forget_configuration
 from devtools.local_invoke import apply_env_overrides, function_spec, load_template
 from devtools.sim_provider import SimProvider
 from tests.integration.conftest import (
@@ -50,16 +50,6 @@ COMPLETED = {name: "completed" for name in PUSHING}
 FAILED = {name: "failed" for name in PUSHING if name != "gemini"}
 
 
-def _clear_caches() -> None:
-    from videohook import runtime
-    from videohook.config import load_settings
-
-    load_settings.cache_clear()
-    for value in vars(runtime).values():
-        if callable(getattr(value, "cache_clear", None)):
-            value.cache_clear()
-
-
 @pytest.fixture(scope="module")
 def served(
     module_aws: dict[str, str], moto_endpoint: str, dialect_sim: SimProvider, fal_keys: FalKeys
@@ -75,12 +65,11 @@ def served(
             for name, value in apply_env_overrides(function_spec(template, function), stack.env_overrides()).items():
                 if not name.startswith("AWS_"):  # module_aws's: moto, never AWS
                     monkeypatch.setenv(name, value)
-        _clear_caches()
         try:
             with ApiServer() as server, httpx.Client(base_url=server.url, timeout=30) as client:
                 yield stack, client
         finally:
-            _clear_caches()
+            forget_configuration()
 
 
 @pytest.fixture
@@ -219,7 +208,7 @@ def test_minimax_challenge_is_echoed_then_its_success_makes_the_file_lookup_due(
 
 
 def test_fal_keys_are_fetched_through_the_guard_once_and_cached(stack, http, fal_keys):
-    _clear_caches()  # a cold start of the served functions: no key set cached yet (earlier tests here fetched it)
+    forget_configuration()  # a cold start of the served functions: no key set cached (earlier tests here fetched it)
     fetched = fal_keys.fetches
     for _ in range(2):
         video_id = track(http, "fal")

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_harness import LEDGER
 
-from devtools.api_server import _Context, load_api_module, request_event
+from devtools.api_server import _Context, forget_configuration, load_api_module, request_event
 from devtools.local_aws import client
 
 CONFIGURED = ("hingnet", "skyengine")
@@ -50,9 +50,6 @@ class Api:
 
 @pytest.fixture
 def api(deployed, webhooks, monkeypatch) -> Iterator[Api]:
-    from videohook import runtime
-    from videohook.config import load_settings
-
     variables = {
         **deployed.env_overrides()["Parameters"],
         "ALLOW_LOOPBACK_CALLBACKS": "false",  # as deployed
@@ -60,12 +57,9 @@ def api(deployed, webhooks, monkeypatch) -> Iterator[Api]:
     }
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
-    caches = (load_settings, runtime.job_store, runtime.tracking, runtime.redelivery)
-    for cache in caches:
-        cache.cache_clear()
+    forget_configuration()
     yield Api(load_api_module(), deployed)
-    for cache in caches:
-        cache.cache_clear()
+    forget_configuration()
 
 
 def assert_openai_error(answer: Any) -> None:

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from devtools.api_server import ApiServer
+from devtools.api_server import ApiServer, forget_configuration
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIGURED = ["hingnet", "skyengine"]  # the test stack's PROVIDERS
@@ -57,18 +57,11 @@ CHECKS = [
 
 @pytest.fixture
 def api_url(deployed, webhooks, monkeypatch) -> Iterator[str]:
-    from videohook import runtime
-    from videohook.config import load_settings
-
     for name, value in {**deployed.env_overrides()["Parameters"], "ALLOW_LOOPBACK_CALLBACKS": "false"}.items():
         monkeypatch.setenv(name, value)
-    caches = (load_settings, runtime.job_store, runtime.tracking, runtime.redelivery)
-    for cache in caches:
-        cache.cache_clear()
-    with ApiServer() as server:
+    with ApiServer() as server:  # reads the variables afresh (forget_configuration)
         yield server.url
-    for cache in caches:
-        cache.cache_clear()
+    forget_configuration()
 
 
 def _conforms(method: str, path: str):
