@@ -66,15 +66,19 @@ class Cli:
     def start(self, *args: str, log: Path | None = None) -> subprocess.Popen[str]:
         """A long-running command; its output to pipes, or both streams to `log` (never a full pipe)."""
         out: Any = subprocess.PIPE if log is None else log.open("w")
-        return subprocess.Popen(
-            self.argv(*args),
-            env=self.env,
-            cwd=self.cwd,
-            stdout=out,
-            stderr=subprocess.PIPE if log is None else subprocess.STDOUT,
-            text=True,
-            preexec_fn=interruptible,  # noqa: PLW1509 (a single signal call, before exec)
-        )
+        try:
+            return subprocess.Popen(
+                self.argv(*args),
+                env=self.env,
+                cwd=self.cwd,
+                stdout=out,
+                stderr=subprocess.PIPE if log is None else subprocess.STDOUT,
+                text=True,
+                preexec_fn=interruptible,  # noqa: PLW1509 (a single signal call, before exec)
+            )
+        finally:
+            if log is not None:
+                out.close()  # the child has its own copy of the descriptor
 
 
 @dataclass
